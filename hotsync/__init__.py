@@ -1,0 +1,48 @@
+"""hotsync: threading, queue and collections across hosts, on Redis.
+
+Re-exports only; see README.md for the map of the code.
+"""
+
+from __future__ import annotations
+
+from ._retry import RetryPolicy
+from .client import HotClient, configure, default_client, transaction
+from .exceptions import (
+    ConfigConflictError,
+    Empty,
+    Full,
+    HotsyncError,
+    LockError,
+    LockNotOwnedError,
+    OutcomeUnknownError,
+    ScriptReplyError,
+    SemaphoreOverReleaseError,
+    ShutDown,
+    TransactionError,
+    WrongTypeError,
+)
+from .lock import Lock, RLock
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "HotClient",
+    "configure",
+    "default_client",
+    "transaction",
+    "RetryPolicy",
+    "Lock",
+    "RLock",
+    "HotsyncError",
+    "LockError",
+    "LockNotOwnedError",
+    "SemaphoreOverReleaseError",
+    "Empty",
+    "Full",
+    "ShutDown",
+    "ScriptReplyError",
+    "OutcomeUnknownError",
+    "WrongTypeError",
+    "TransactionError",
+    "ConfigConflictError",
+]

@@ -1,0 +1,111 @@
+"""Calls that operations yield, and the deadline arithmetic they share.
+
+Each blocking operation (lock acquire, queue get, ...) is written once as a
+generator that yields calls (:class:`Eval`, :class:`Cmd`, :class:`Batch`) and
+receives their replies; :meth:`hotsync.HotClient.drive` runs it.  The
+generator holds every decision (what to run, how long to block, when to give
+up); the driver holds all I/O and the retry policy.  The same generators can be
+driven by an asyncio driver later, and unit-tested with scripted replies and a
+fake clock.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any, Union
+
+from ._scripts import Script
+
+__all__ = ["Eval", "Cmd", "Batch", "Call", "Ops", "Deadline", "check_lock_args", "MAX_BLOCK"]
+
+#: Longest single server-side block (seconds); longer waits re-issue the command.
+#: Waiters still wake the moment they are signalled: this only bounds how long a
+#: connection sits in one blocking command.
+MAX_BLOCK = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Eval:
+    """Run a Lua script."""
+
+    script: Script
+    keys: tuple[str, ...]
+    args: tuple[Any, ...]
+    idempotent: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Cmd:
+    """Run one native command.  ``block``: seconds the server may block on it."""
+
+    args: tuple[Any, ...]
+    idempotent: bool = True
+    block: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Several calls pipelined in one round trip; the reply is the list of replies.
+
+    A reply that is a Redis error appears in the list as the exception instance.
+    With ``transaction=True`` the calls run inside MULTI/EXEC.
+    """
+
+    calls: tuple[Union[Eval, Cmd], ...]
+    idempotent: bool = True
+    block: float = 0.0
+    transaction: bool = False
+
+
+Call = Union[Eval, Cmd, Batch]
+Ops = Generator[Call, Any, Any]
+
+
+class Deadline:
+    """A point in monotonic time after which a wait gives up (None: never)."""
+
+    __slots__ = ("at", "_clock")
+
+    def __init__(self, timeout: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.at = None if timeout is None else clock() + timeout
+
+    def remaining(self) -> float | None:
+        """Seconds left (never negative), or None for an unbounded wait."""
+        if self.at is None:
+            return None
+        return max(self.at - self._clock(), 0.0)
+
+    def expired(self) -> bool:
+        return self.at is not None and self._clock() >= self.at
+
+    def block_for(self, *bounds: float | None) -> float:
+        """Seconds to block now: the smallest of the time left, ``bounds`` and MAX_BLOCK."""
+        best = MAX_BLOCK
+        left = self.remaining()
+        for b in (left, *bounds):
+            if b is not None and b < best:
+                best = b
+        return max(best, 0.0)
+
+
+def check_lock_args(blocking: Any, timeout: Any) -> tuple[bool, float | None]:
+    """Validate ``acquire(blocking, timeout)`` exactly as ``threading.Lock`` does.
+
+    The arguments are handed to a fresh, unlocked ``_thread`` lock, so types,
+    ranges and messages are the interpreter's own (an unlocked lock returns at
+    once).  Returns ``(blocking, timeout_or_None)``.
+    """
+    probe = threading.Lock()
+    probe.acquire(blocking, timeout)
+    if not blocking:
+        return False, 0.0
+    if timeout == -1:
+        return True, None
+    if math.isnan(timeout):  # pragma: no cover - rejected by the probe already
+        raise ValueError("Invalid value NaN (not a number)")
+    return True, float(timeout)

@@ -1,0 +1,487 @@
+"""HotClient, the process-wide default client, and ``transaction()``.
+
+A :class:`HotClient` owns what every hotsync object needs: the redis-py client
+(``.redis``), the retry policy, the default codec, an optional key prefix and
+the metrics handle.  It runs hotsync's commands itself on connections borrowed
+from the redis-py connection pool, so that:
+
+* redis-py's built-in retries never re-send a hotsync command behind hotsync's
+  back (redis-py 8 retries *every* command 10 times by default; a lost reply
+  then applies ``INCR`` twice or makes ``SET NX`` answer "busy" on a lock we
+  hold).  :mod:`hotsync._retry` decides instead;
+* every read has its own timeout: blocking waits of any length work whatever
+  the client's ``socket_timeout`` (a ``BLPOP key 7`` on a default redis-py 8
+  client fails after ~59 s), and lease renewals give up in time;
+* replies are raw bytes regardless of ``decode_responses``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import redis
+from redis import exceptions as rx
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from ._keys import full_key, index_key, new_key
+from ._ops import Batch, Call, Cmd, Eval, Ops
+from ._retry import RetryPolicy
+from ._scripts import Script
+from .codecs import Codec, get_codec
+from .exceptions import ScriptReplyError, TransactionError, WrongTypeError
+from .metrics import Metrics, NullMetrics, get_metrics
+
+__all__ = ["HotClient", "configure", "default_client", "transaction", "Transaction"]
+
+_DEFAULT = object()
+
+#: Connection settings hotsync uses for clients it creates (overridable).
+CLIENT_DEFAULTS: dict[str, Any] = {
+    "socket_timeout": 10.0,
+    "socket_connect_timeout": 5.0,
+    "socket_keepalive": True,
+}
+
+
+def _mark_unsent(exc: BaseException) -> None:
+    """Tag an error raised before the command left this process (safe to retry)."""
+    try:
+        exc.hotsync_sent = False  # type: ignore[attr-defined]
+    except AttributeError:  # pragma: no cover - exceptions without __dict__
+        pass
+
+
+class HotClient:
+    """A connection to Redis plus hotsync's policies.
+
+    Args:
+        host: Redis host (default ``localhost``); ignored with ``client=``.
+        port: Redis port (default 6379).
+        client: an existing ``redis.Redis`` (also one from ``Sentinel.master_for``)
+            or ``redis.RedisCluster`` to use instead of creating one.  hotsync
+            borrows its connection pool but applies its own retry policy and
+            read timeouts.
+        key_prefix: prepended to every key (namespacing, ACL confinement).
+        codec: default value codec of objects on this client (``"json"``).
+        retry: the :class:`~hotsync.RetryPolicy` (default: 10 s budget).
+        metrics: ``True`` (prometheus_client's global registry), a
+            ``CollectorRegistry``, a :class:`~hotsync.metrics.Metrics`, or
+            ``False`` to switch instrumentation off.
+        name_label: how object keys appear in the metrics' ``name`` label
+            (``True``: as is, ``False``: dropped, or a callable mapping).
+        **redis_kwargs: passed to ``redis.Redis``.  hotsync's defaults are
+            ``socket_timeout=10``, ``socket_connect_timeout=5``,
+            ``socket_keepalive=True``; redis-py's own retries are disabled.
+    """
+
+    def __init__(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        *,
+        client: redis.Redis | redis.RedisCluster | None = None,
+        key_prefix: str = "",
+        codec: str | Codec | None = "json",
+        retry: RetryPolicy | None = None,
+        metrics: Any = True,
+        name_label: Any = True,
+        **redis_kwargs: Any,
+    ) -> None:
+        if not isinstance(key_prefix, str):
+            raise TypeError("key_prefix must be a str")
+        if client is None:
+            if redis_kwargs.get("decode_responses"):
+                raise ValueError("hotsync decodes values with its codec; do not pass decode_responses=True")
+            kwargs = {**CLIENT_DEFAULTS, **redis_kwargs}
+            kwargs["retry"] = Retry(NoBackoff(), 0)
+            kwargs["decode_responses"] = False
+            client = redis.Redis(host=host or "localhost", port=port or 6379, **kwargs)
+        elif host is not None or port is not None or redis_kwargs:
+            raise TypeError("pass either client= or connection arguments, not both")
+        self.redis = client
+        self._cluster = isinstance(client, redis.RedisCluster)
+        self.key_prefix = key_prefix
+        self.codec = get_codec(codec)
+        self.retry = retry if retry is not None else RetryPolicy()
+        if isinstance(metrics, (Metrics, NullMetrics)):
+            self.metrics = metrics
+        elif metrics is False or metrics is None:
+            self.metrics = NullMetrics()
+        else:
+            self.metrics = get_metrics(None if metrics is True else metrics, name_label=name_label)
+        self._registered: set[tuple[str, str]] = set()
+        self._read_margin = self._socket_timeout() or 10.0
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> HotClient:
+        """Create a client from a ``redis://``, ``rediss://`` or ``unix://`` URL.
+
+        hotsync's own keyword arguments (``key_prefix``, ``codec``, ``retry``,
+        ``metrics``, ``name_label``) are taken out; the rest go to redis-py.
+        """
+        own = {k: kwargs.pop(k) for k in ("key_prefix", "codec", "retry", "metrics", "name_label") if k in kwargs}
+        if kwargs.get("decode_responses"):
+            raise ValueError("hotsync decodes values with its codec; do not pass decode_responses=True")
+        merged = {**CLIENT_DEFAULTS, **kwargs, "retry": Retry(NoBackoff(), 0), "decode_responses": False}
+        return cls(client=redis.Redis.from_url(url, **merged), **own)
+
+    def __repr__(self) -> str:
+        kind = "cluster" if self._cluster else "redis"
+        return f"<HotClient {kind} prefix={self.key_prefix!r}>"
+
+    # -- keys --------------------------------------------------------------
+
+    def key_for(self, key: str | None, kind: str) -> tuple[str, str]:
+        """Resolve an object's ``key`` argument to ``(user_key, main_key)``."""
+        user = new_key(kind) if key is None else key
+        return user, full_key(self.key_prefix, user)
+
+    def register(self, kind: str, main_key: str) -> None:
+        """Record a named object in the index read by ``hotsync inspect`` (once per process)."""
+        item = (kind, main_key)
+        if item in self._registered:
+            return
+        self.retry.call(
+            lambda: self.execute("HSET", index_key(self.key_prefix), main_key, kind),
+            idempotent=True,
+        )
+        self._registered.add(item)
+
+    # -- low level I/O -----------------------------------------------------
+
+    def _socket_timeout(self) -> float | None:
+        pool = self._pool_for(None)
+        t = pool.connection_kwargs.get("socket_timeout")
+        return float(t) if t else None
+
+    def _pool_for(self, key: str | None) -> redis.ConnectionPool:
+        if not self._cluster:
+            return self.redis.connection_pool
+        cluster: redis.RedisCluster = self.redis  # type: ignore[assignment]
+        node = cluster.get_node_from_key(key) if key is not None else cluster.get_random_node()
+        if node.redis_connection is None:  # pragma: no cover - redis-py creates them eagerly
+            cluster.nodes_manager.create_redis_connections([node])
+        return node.redis_connection.connection_pool
+
+    def _read_timeout(self, block: float) -> Any:
+        return _DEFAULT if not block else block + self._read_margin
+
+    def execute(self, *args: Any, key: str | None = None, timeout: Any = _DEFAULT) -> Any:
+        """Run one command once (no retry); return the raw reply.
+
+        ``key`` routes the command on a cluster; ``timeout`` bounds the wait for
+        the reply (default: the connection's ``socket_timeout``).  Errors raised
+        before the command was sent are tagged as safe to retry.
+        """
+        pool = self._pool_for(key)
+        try:
+            conn = pool.get_connection()
+        except BaseException as exc:
+            _mark_unsent(exc)
+            raise
+        try:
+            try:
+                conn.send_command(*args)
+            except BaseException as exc:
+                _mark_unsent(exc)
+                raise
+            if timeout is _DEFAULT:
+                return conn.read_response(disable_decoding=True)
+            return conn.read_response(disable_decoding=True, timeout=timeout)
+        except rx.ResponseError as exc:
+            self._on_response_error(exc)
+            raise
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            pool.release(conn)
+
+    def execute_many(
+        self,
+        commands: Sequence[Sequence[Any]],
+        *,
+        key: str | None = None,
+        timeout: Any = _DEFAULT,
+        transaction: bool = False,
+    ) -> list[Any]:
+        """Pipeline ``commands`` in one round trip (optionally as MULTI/EXEC).
+
+        Returns one reply per command; error replies appear as exception
+        instances.  With ``transaction=True`` the replies are EXEC's.
+        """
+        if transaction:
+            commands = [("MULTI",), *commands, ("EXEC",)]
+        pool = self._pool_for(key)
+        try:
+            conn = pool.get_connection()
+        except BaseException as exc:
+            _mark_unsent(exc)
+            raise
+        try:
+            try:
+                conn.send_packed_command(conn.pack_commands(commands))
+            except BaseException as exc:
+                _mark_unsent(exc)
+                raise
+            end = None if timeout is _DEFAULT or timeout is None else time.monotonic() + timeout
+            replies: list[Any] = []
+            for _ in commands:
+                try:
+                    if timeout is _DEFAULT:
+                        replies.append(conn.read_response(disable_decoding=True))
+                    else:
+                        left = None if end is None else max(end - time.monotonic(), 0.001)
+                        replies.append(conn.read_response(disable_decoding=True, timeout=left))
+                except rx.ResponseError as exc:
+                    replies.append(exc)
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            pool.release(conn)
+        if not transaction:
+            return replies
+        result = replies[-1]
+        if isinstance(result, Exception):
+            queued_errors = [r for r in replies[1:-1] if isinstance(r, Exception)]
+            raise queued_errors[0] if queued_errors else result
+        if result is None:  # pragma: no cover - only with WATCH, which hotsync does not use
+            raise rx.WatchError("transaction aborted")
+        return list(result)
+
+    def _on_response_error(self, exc: rx.ResponseError) -> None:
+        if self._cluster and isinstance(exc, (rx.MovedError, rx.AskError)):
+            self.redis.nodes_manager.initialize()  # type: ignore[union-attr]
+
+    # -- operations ----------------------------------------------------------
+
+    def _count_retry(self, exc: BaseException) -> None:
+        self.metrics.retries.labels(type(exc).__name__).inc()
+
+    def run_script(self, script: Script, keys: Sequence[str], args: Sequence[Any], *, idempotent: bool) -> Any:
+        """Run ``script`` (EVALSHA, EVAL on NOSCRIPT) under the retry policy."""
+        key = keys[0] if keys else None
+
+        def once() -> Any:
+            try:
+                return self.execute("EVALSHA", script.sha, len(keys), *keys, *args, key=key)
+            except rx.NoScriptError:
+                self.metrics.script_loads.inc()
+                return self.execute("EVAL", script.body, len(keys), *keys, *args, key=key)
+
+        try:
+            return self.retry.call(once, idempotent=idempotent, key=key, on_retry=self._count_retry)
+        except rx.ResponseError as exc:
+            raise _translate(exc, key, script.name) from exc
+
+    def command(self, *args: Any, key: str | None = None, idempotent: bool = True, block: float = 0.0) -> Any:
+        """Run one native command under the retry policy; ``block``: server-side wait."""
+        timeout = self._read_timeout(block)
+        try:
+            return self.retry.call(
+                lambda: self.execute(*args, key=key, timeout=timeout),
+                idempotent=idempotent,
+                key=key,
+                on_retry=self._count_retry,
+            )
+        except rx.ResponseError as exc:
+            raise _translate(exc, key, str(args[0])) from exc
+
+    def perform(self, call: Call) -> Any:
+        """Run one call yielded by an operation generator."""
+        if type(call) is Eval:
+            return self.run_script(call.script, call.keys, call.args, idempotent=call.idempotent)
+        if type(call) is Cmd:
+            key = call.args[1] if len(call.args) > 1 else None
+            return self.command(*call.args, key=key, idempotent=call.idempotent, block=call.block)
+        if type(call) is Batch:
+            return self._perform_batch(call)
+        raise TypeError(f"not a hotsync call: {call!r}")
+
+    def _perform_batch(self, batch: Batch) -> list[Any]:
+        commands: list[tuple[Any, ...]] = []
+        key = None
+        for c in batch.calls:
+            if type(c) is Eval:
+                key = key or (c.keys[0] if c.keys else None)
+                # EVAL, not EVALSHA: a NOSCRIPT inside MULTI would fail alone while
+                # the other commands run; the body always works.
+                commands.append(("EVAL", c.script.body, len(c.keys), *c.keys, *c.args))
+            else:
+                key = key or (c.args[1] if len(c.args) > 1 else None)
+                commands.append(tuple(c.args))
+        timeout = self._read_timeout(batch.block)
+        return self.retry.call(
+            lambda: self.execute_many(commands, key=key, timeout=timeout, transaction=batch.transaction),
+            idempotent=batch.idempotent,
+            key=key,
+            on_retry=self._count_retry,
+        )
+
+    def drive(self, ops: Ops) -> Any:
+        """Run an operation generator to completion; return its result."""
+        try:
+            call = next(ops)
+            while True:
+                try:
+                    reply = self.perform(call)
+                except BaseException as exc:  # handed to the operation: it may clean up
+                    call = ops.throw(exc)
+                else:
+                    call = ops.send(reply)
+        except StopIteration as stop:
+            return stop.value
+
+    # -- transactions ------------------------------------------------------
+
+    def write(self, call: Call) -> Any:
+        """Run a write, or queue it when a ``transaction()`` of this client is open."""
+        tx = _active_transaction(self)
+        if tx is not None:
+            tx.add(call)
+            return None
+        return self.perform(call)
+
+    def read(self, call: Call) -> Any:
+        """Run a read; inside a ``transaction()`` of this client, refuse."""
+        if _active_transaction(self) is not None:
+            raise TransactionError(
+                "cannot read inside transaction(): its writes are applied when the block exits"
+            )
+        return self.perform(call)
+
+    def in_transaction(self) -> bool:
+        return _active_transaction(self) is not None
+
+    def ping(self) -> bool:
+        return self.command("PING") in (b"PONG", "PONG", True)
+
+    def close(self) -> None:
+        """Close the connections of the underlying redis-py client."""
+        self.redis.close()
+
+
+def _translate(exc: rx.ResponseError, key: str | None, what: str) -> Exception:
+    msg = str(exc)
+    if "WRONGTYPE" in msg:
+        return WrongTypeError(f"key {key!r} holds a Redis type that {what} cannot use: {msg}", key=key)
+    if "Error running script" in msg or "user_script" in msg:
+        return ScriptReplyError(f"script {what} failed on key {key!r}: {msg}")
+    return exc
+
+
+# -- transaction() ---------------------------------------------------------------
+
+_transactions: contextvars.ContextVar[tuple[Transaction, ...]] = contextvars.ContextVar(
+    "hotsync_transactions", default=()
+)
+
+
+def _active_transaction(client: HotClient) -> Transaction | None:
+    for tx in reversed(_transactions.get()):
+        if tx.client is client:
+            return tx
+    return None
+
+
+class Transaction:
+    """Writes queued by ``transaction()``; applied together by MULTI/EXEC."""
+
+    def __init__(self, client: HotClient) -> None:
+        self.client = client
+        self.calls: list[Eval | Cmd] = []
+        self.results: list[Any] | None = None
+
+    def add(self, call: Call) -> None:
+        if type(call) is Batch:
+            self.calls.extend(call.calls)
+        else:
+            self.calls.append(call)  # type: ignore[arg-type]
+
+    def commit(self) -> list[Any]:
+        if not self.calls:
+            self.results = []
+            return self.results
+        batch = Batch(tuple(self.calls), idempotent=False, transaction=True)
+        self.results = self.client.perform(batch)
+        failed = [r for r in self.results if isinstance(r, Exception)]
+        if failed:
+            raise TransactionError(
+                f"{len(failed)} of {len(self.results)} commands of the transaction failed inside EXEC "
+                f"(the others were applied): {failed[0]}"
+            ) from failed[0]
+        return self.results
+
+
+@contextlib.contextmanager
+def transaction(client: HotClient | None = None) -> Iterator[Transaction]:
+    """Batch the writes of objects on ``client`` into one MULTI/EXEC.
+
+    Inside the block, write methods of hotsync objects whose client is
+    ``client`` (default: the process default client) are queued and return
+    None; they are applied atomically when the block exits without an
+    exception, and discarded when it raises.  Reads of those objects raise
+    :class:`~hotsync.exceptions.TransactionError`.  Objects on other clients are
+    not affected.  A nested ``transaction()`` on the same client joins the
+    outer one.  On Redis Cluster every key of one transaction must share a slot.
+    """
+    client = client or default_client()
+    if _active_transaction(client) is not None:
+        yield _active_transaction(client)  # type: ignore[misc]
+        return
+    tx = Transaction(client)
+    token = _transactions.set(_transactions.get() + (tx,))
+    try:
+        yield tx
+    except BaseException:
+        _transactions.reset(token)
+        raise
+    _transactions.reset(token)
+    tx.commit()
+
+
+# -- the process default client ----------------------------------------------------
+
+_default_lock = threading.Lock()
+_default_client: HotClient | None = None
+_default_config: tuple[str | None, dict[str, Any]] = (None, {})
+
+
+def configure(url: str | None = None, **kwargs: Any) -> None:
+    """Set the process-wide default client used by objects created without ``client=``.
+
+    Takes effect (lazily, on first use) for objects created afterwards, in every
+    thread.  ``url`` defaults to ``$HOTSYNC_REDIS_URL``, then ``$REDIS_URL``, then
+    ``redis://localhost:6379/0``; ``kwargs`` are :class:`HotClient` /
+    redis-py options.  ``configure(client=HotClient(...))`` installs a ready client.
+    """
+    global _default_client, _default_config
+    with _default_lock:
+        ready = kwargs.pop("client", None)
+        if ready is not None and not isinstance(ready, HotClient):
+            raise TypeError("configure(client=...) takes a HotClient")
+        _default_client = ready
+        _default_config = (url, kwargs)
+
+
+def default_client() -> HotClient:
+    """The process default client, created on first use (never at import)."""
+    global _default_client
+    found = _default_client
+    if found is not None:
+        return found
+    with _default_lock:
+        if _default_client is None:
+            url, kwargs = _default_config
+            url = url or os.environ.get("HOTSYNC_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://localhost:6379/0"
+            _default_client = HotClient.from_url(url, **kwargs)
+        return _default_client
+

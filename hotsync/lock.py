@@ -1,0 +1,544 @@
+"""Lock and RLock: ``threading``'s locks, across processes and hosts.
+
+Both are one Redis hash per lock (``owner -> depth``) with a lease (TTL), a
+fencing counter, and wake-up signals; see :mod:`hotsync._keys` for the keys and
+``lua/lock_*.lua`` for every atomic step.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _keys
+from ._ops import Batch, Cmd, Deadline, Eval, Ops, check_lock_args
+from ._renewal import Lease, process_token, scheduler
+from ._scripts import script
+from .client import HotClient, default_client
+from .exceptions import LockError, LockNotOwnedError, ScriptReplyError
+
+__all__ = ["Lock", "RLock"]
+
+_ACQUIRE = script("lock_acquire")
+_ACQUIRE_FAIR = script("lock_acquire_fair")
+_RELEASE = script("lock_release")
+_RENEW = script("lock_renew")
+_EXTEND = script("lock_extend")
+_TICKET = script("lock_ticket")
+_LEAVE = script("lock_leave")
+
+_HOST = socket.gethostname().replace("/", "_")
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def _seconds(value: float) -> str:
+    """A BLPOP timeout: positive, millisecond resolution."""
+    return f"{max(value, 0.001):.3f}"
+
+
+@dataclass
+class _Hold:
+    """What this process knows about one hold."""
+
+    owner: str
+    fence: int
+    depth: int
+    acquired_at: float
+    pid: int = field(default_factory=os.getpid)
+    lease: Lease | None = None
+    lost: str | None = None
+
+
+class _LockBase:
+    """Everything Lock and RLock share; subclasses decide who the owner is."""
+
+    _kind = "lock"
+    _cls = "Lock"
+
+    def __init__(
+        self,
+        key: str | None = None,
+        client: HotClient | None = None,
+        *,
+        lease: float = 30.0,
+        auto_renew: bool = True,
+        fair: bool = False,
+        on_lost: Callable[[Any], None] | None = None,
+    ) -> None:
+        if isinstance(lease, bool) or not isinstance(lease, (int, float)):
+            raise TypeError(f"lease must be a number of seconds, not {type(lease).__name__}")
+        if not (lease > 0 and math.isfinite(lease)):
+            raise ValueError(f"lease must be a positive, finite number of seconds, not {lease!r}")
+        if lease < 0.01:
+            raise ValueError("lease must be at least 0.01 seconds")
+        self._client = client if client is not None else default_client()
+        self.key, main = self._client.key_for(key, self._kind)
+        self._named = key is not None
+        self._main = main
+        self._fence_key = _keys.aux(main, "fence")
+        self._waiters_key = _keys.aux(main, "waiters")
+        self._signal_key = _keys.aux(main, "signal")
+        self._line_key = _keys.aux(main, "line")
+        self._tickets_key = _keys.aux(main, "tickets")
+        self.lease = float(lease)
+        self._lease_ms = max(int(lease * 1000), 10)
+        self.auto_renew = bool(auto_renew)
+        self.fair = bool(fair)
+        self.on_lost = on_lost
+        #: Set when a hold of this object is lost before release (lease expired,
+        #: lock deleted or taken over, Redis unreachable past the lease); cleared
+        #: by the next successful acquire.
+        self.lost = threading.Event()
+        self._state = threading.Lock()
+        self._last_fence: int | None = None
+        m = self._client.metrics
+        label = m.name(self.key)
+        self._m_wait = {o: m.acquire_wait.labels(self._kind, label, o) for o in ("acquired", "timeout", "busy")}
+        self._m_count = {o: m.acquisitions.labels(self._kind, label, o) for o in ("acquired", "timeout", "busy")}
+        self._m_hold = m.hold.labels(self._kind, label)
+        self._m_token = m.fencing_token.labels(self._kind, label)
+        self._m_jumps = m.fencing_jumps.labels(self._kind, label)
+
+    # -- owners and holds (subclass hooks) --------------------------------
+
+    def _owner(self) -> str:
+        raise NotImplementedError
+
+    def _current_hold(self) -> _Hold | None:
+        raise NotImplementedError
+
+    def _set_hold(self, hold: _Hold | None) -> None:
+        raise NotImplementedError
+
+    def _is_current(self, hold: _Hold) -> bool:
+        raise NotImplementedError
+
+    def _wait_key(self, owner: str) -> str:
+        return _keys.aux(self._main, f"w:{owner}")
+
+    # -- the operations, written once (see hotsync._ops) ------------------
+
+    def _acquire_ops(self, owner: str, req: str, blocking: bool, timeout: float | None) -> Ops:
+        deadline = Deadline(timeout if blocking else 0.0)
+        ticket: Lease | None = None
+        try:
+            while True:
+                sent = time.monotonic()
+                if self.fair:
+                    reply = yield Eval(
+                        _ACQUIRE_FAIR,
+                        (self._main, self._fence_key, self._line_key, self._tickets_key),
+                        (owner, req, self._lease_ms, self._lease_ms if blocking else 0),
+                    )
+                else:
+                    register = int((deadline.block_for() + 1.0) * 1000) if blocking else 0
+                    reply = yield Eval(
+                        _ACQUIRE, (self._main, self._fence_key, self._waiters_key), (owner, req, self._lease_ms, register)
+                    )
+                if reply[0] == 1:
+                    if ticket is not None:  # the grant took us out of the line already
+                        scheduler().cancel(ticket)
+                        ticket = None
+                    return int(reply[1]), int(reply[2]), sent
+                if reply[0] != 0:
+                    raise ScriptReplyError(f"lock_acquire replied {reply!r} for key {self._main!r}")
+                if not blocking:
+                    return None
+                if deadline.expired():
+                    if not self.fair:  # leave the waiters set now rather than at its deadline
+                        yield Cmd(("ZREM", self._waiters_key, owner))
+                    return None
+                pttl = int(reply[1])
+                bound = pttl / 1000.0 if pttl >= 0 else None
+                if self.fair:
+                    if ticket is None:
+                        ticket = self._start_ticket(owner, sent)
+                    signal = self._wait_key(owner)
+                    if int(reply[2]) != 0:
+                        bound = None  # not at the head: the head's release or ticket wakes us
+                else:
+                    signal = self._signal_key
+                block = deadline.block_for(bound)
+                if block < 0.001:
+                    continue
+                yield Cmd(("BLPOP", signal, _seconds(block)), block=block)
+        finally:
+            if ticket is not None:
+                scheduler().cancel(ticket)
+                reply = yield Eval(_LEAVE, (self._main, self._line_key, self._tickets_key), (owner,))
+                if reply[0] == 1:
+                    yield self._wake(reply[1].decode())
+
+    def _release_ops(self, owner: str, req: str) -> Ops:
+        reply = yield Eval(
+            _RELEASE,
+            (self._main, self._fence_key, self._waiters_key, self._signal_key, self._line_key, self._tickets_key),
+            (owner, req, self._lease_ms),
+        )
+        code = reply[0]
+        if code == 0:
+            return None
+        if code not in (1, 2):
+            raise ScriptReplyError(f"lock_release replied {reply!r} for key {self._main!r}")
+        if len(reply) > 2:
+            yield self._wake(reply[2].decode())
+        return int(reply[1])
+
+    def _wake(self, owner: str) -> Batch:
+        key = self._wait_key(owner)
+        return Batch((Cmd(("LPUSH", key, "1")), Cmd(("PEXPIRE", key, self._lease_ms))))
+
+    def _start_ticket(self, owner: str, sent: float) -> Lease:
+        """Keep a fair waiter's place in line alive while it waits."""
+
+        def check(reply: Any) -> bool:
+            if reply[0] == 1 and len(reply) > 1:
+                self._client.perform(self._wake(reply[1].decode()))
+            return reply[0] == 1
+
+        lease = Lease(
+            self._client,
+            Eval(_TICKET, (self._main, self._line_key, self._tickets_key), (owner, self._lease_ms)),
+            self.lease,
+            sent,
+            lambda reason: None,  # a lost ticket only costs the place in line; acquire re-joins
+            check=check,
+            kind=self._kind,
+            name=self.key,
+        )
+        scheduler().add(lease)
+        return lease
+
+    # -- public API ---------------------------------------------------------
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Acquire the lock, blocking or non-blocking.
+
+        With *blocking* true (the default), wait until the lock is free, then take
+        it and return True.  The wait happens in Redis: the caller blocks on a
+        signal that ``release()`` pushes, bounded by the holder's remaining lease,
+        so an expired lease (a crashed holder) also ends the wait.  With a
+        positive *timeout*, wait at most that many seconds and return False if the
+        lock is still held.  With *blocking* false, never wait: return True if the
+        lock was free and is now held, False otherwise.
+
+        Arguments are checked exactly as ``threading.Lock.acquire`` checks them
+        (same exceptions, same messages).  Connection errors are retried under
+        the client's retry policy; acquiring is idempotent per call, so a retried
+        acquire whose reply was lost still reports the truth.
+        """
+        blocking, timeout = check_lock_args(blocking, timeout)
+        if self._named:
+            self._client.register(self._kind, self._main)
+        owner = self._owner()
+        start = time.monotonic()
+        result = self._client.drive(self._acquire_ops(owner, _new_id(), blocking, timeout))
+        waited = time.monotonic() - start
+        if result is None:
+            outcome = "timeout" if blocking else "busy"
+            self._m_wait[outcome].observe(waited)
+            self._m_count[outcome].inc()
+            return False
+        fence, depth, sent = result
+        self._m_wait["acquired"].observe(waited)
+        self._m_count["acquired"].inc()
+        self._record_grant(owner, fence, depth, sent)
+        return True
+
+    def _record_grant(self, owner: str, fence: int, depth: int, sent: float) -> None:
+        with self._state:
+            hold = self._current_hold()
+            if hold is not None and hold.owner == owner and hold.lost is None and hold.pid == os.getpid():
+                hold.depth += 1
+                return
+            if hold is not None and hold.lease is not None:  # a stale hold, already gone in Redis
+                scheduler().cancel(hold.lease)
+                hold.lost = hold.lost or "expired"
+            hold = _Hold(owner, fence, 1, time.monotonic())
+            if self.auto_renew:
+                hold.lease = self._start_lease(hold, sent)
+            self._set_hold(hold)
+        self.lost.clear()
+        self._m_token.set(fence)
+        if self._last_fence is not None and fence > self._last_fence + 1:
+            self._m_jumps.inc(fence - self._last_fence - 1)
+        self._last_fence = fence
+
+    def _start_lease(self, hold: _Hold, sent: float) -> Lease:
+        lease = Lease(
+            self._client,
+            Eval(_RENEW, (self._main,), (hold.owner, self._lease_ms)),
+            self.lease,
+            sent,
+            lambda reason: self._lose(hold, reason),
+            kind=self._kind,
+            name=self.key,
+        )
+        scheduler().add(lease)
+        return lease
+
+    def _lose(self, hold: _Hold, reason: str) -> None:
+        if hold.lost is not None:
+            return
+        hold.lost = reason
+        if hold.lease is not None:
+            scheduler().cancel(hold.lease)
+        with self._state:
+            current = self._is_current(hold)
+        if not current:
+            return
+        self.lost.set()
+        if self.on_lost is not None:
+            self.on_lost(self)
+
+    def release(self) -> None:
+        """Release one level of the hold.
+
+        Raises:
+            RuntimeError: (:class:`~hotsync.exceptions.LockError`) the lock is not
+                held by this object (``"release unlocked lock"`` for Lock,
+                ``"cannot release un-acquired lock"`` for RLock).
+            LockNotOwnedError: (a RuntimeError) the hold was lost before this call:
+                the lease expired, the lock was deleted or taken over, or this is a
+                forked child of the holder.
+        """
+        with self._state:
+            hold = self._current_hold()
+            if hold is None:
+                raise LockError(self._unheld_message(), key=self.key)
+        if hold.pid != os.getpid():
+            with self._state:
+                self._set_hold(None)
+            raise LockNotOwnedError(
+                f"{self._cls} {self.key!r} was acquired by process {hold.pid}; a forked child does not own it",
+                key=self.key,
+            )
+        try:
+            left = self._client.drive(self._release_ops(hold.owner, _new_id()))
+        except BaseException:
+            self._drop(hold)  # let the lease run out rather than renew a hold we may not have
+            raise
+        if left is None or hold.lost is not None:
+            self._drop(hold)
+            reason = hold.lost or "expired"
+            self._lose(hold, reason)
+            raise LockNotOwnedError(
+                f"{self._cls} {self.key!r} was lost before release ({reason}): its lease ran out or "
+                "another owner took it; work done under it may overlap another holder's",
+                key=self.key,
+            )
+        hold.depth -= 1
+        if hold.depth <= 0:
+            self._drop(hold)
+
+    def _drop(self, hold: _Hold) -> None:
+        if hold.lease is not None:
+            scheduler().cancel(hold.lease)
+        with self._state:
+            if self._current_hold() is hold:
+                self._set_hold(None)
+        self._m_hold.observe(time.monotonic() - hold.acquired_at)
+
+    def _unheld_message(self) -> str:
+        return "release unlocked lock"
+
+    def locked(self) -> bool:
+        """Return True if any owner (on any host) holds the lock.  One round trip."""
+        return self._client.read(Cmd(("EXISTS", self._main))) == 1
+
+    def owned(self) -> bool:
+        """Return True if this object (this thread, for RLock) holds the lock now.
+
+        Checks Redis (one round trip) unless the hold is already known to be lost.
+        A hold found missing is marked lost (``lost`` event, ``on_lost``).
+        """
+        with self._state:
+            hold = self._current_hold()
+        if hold is None or hold.lost is not None or hold.pid != os.getpid():
+            return False
+        if self._client.read(Cmd(("HEXISTS", self._main, hold.owner))) == 1:
+            return True
+        self._lose(hold, "expired")
+        return False
+
+    def extend(self, seconds: float) -> float:
+        """Add *seconds* to the remaining lease of the current hold; return the new TTL.
+
+        With ``auto_renew`` the renewals never shorten an extension.
+
+        Raises:
+            ValueError: *seconds* is not a positive number.
+            RuntimeError: the lock is not held by this object.
+            LockNotOwnedError: the hold was lost.
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise TypeError(f"seconds must be a number, not {type(seconds).__name__}")
+        if not (seconds > 0 and math.isfinite(seconds)):
+            raise ValueError(f"seconds must be a positive, finite number, not {seconds!r}")
+        with self._state:
+            hold = self._current_hold()
+        if hold is None:
+            raise LockError(f"cannot extend {self._cls} {self.key!r}: not held", key=self.key)
+        if hold.lost is not None or hold.pid != os.getpid():
+            raise LockNotOwnedError(f"cannot extend {self._cls} {self.key!r}: the hold was lost", key=self.key)
+        sent = time.monotonic()
+        ttl = self._client.perform(Eval(_EXTEND, (self._main,), (hold.owner, max(int(seconds * 1000), 1))))
+        if ttl == 0:
+            self._lose(hold, "expired")
+            raise LockNotOwnedError(f"cannot extend {self._cls} {self.key!r}: the hold was lost", key=self.key)
+        if hold.lease is not None:
+            hold.lease.deadline = max(hold.lease.deadline, sent + ttl / 1000.0)
+        return ttl / 1000.0
+
+    @property
+    def token(self) -> int | None:
+        """The fencing token of the current hold, or None when not held.
+
+        An int that grows strictly with every grant of this key, across all
+        holders (re-entering an RLock keeps the token).  Pass it to the resource
+        you protect and have the resource refuse tokens lower than the highest it
+        has seen: that is what makes a lease-based lock safe against a holder that
+        paused past its lease.  Resets if Redis loses its data (a restart without
+        persistence).
+        """
+        with self._state:
+            hold = self._current_hold()
+        if hold is None or hold.lost is not None:
+            return None
+        return hold.fence
+
+    def __enter__(self) -> Any:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        with self._state:
+            hold = self._current_hold()
+        state = "unheld" if hold is None else ("lost" if hold.lost else f"held token={hold.fence}")
+        fair = " fair" if self.fair else ""
+        return f"<hotsync.{self._cls} key={self.key!r}{fair} lease={self.lease:g}s {state}>"
+
+
+class Lock(_LockBase):
+    """A mutual-exclusion lock shared by every process that uses the same key.
+
+    ``Lock("orders")`` on two hosts is the same lock.  A successful ``acquire()``
+    creates a *hold* owned by this object (one random owner id per acquire);
+    ``release()`` ends it.  Like ``threading.Lock`` it is not re-entrant: the
+    holder acquiring again waits (or returns False).
+
+    Distributed semantics:
+        *Lease.* Every hold expires ``lease`` seconds after its last renewal, so a
+        holder that crashes (SIGKILL, power loss, network gone) frees the lock
+        within one lease.  With ``auto_renew`` (default) the process's single
+        renewal thread renews every held lease each ``lease / 3`` seconds for as
+        long as the process lives.
+        *Loss.* If renewal fails (key deleted, lease expired during a pause, Redis
+        unreachable for a whole lease), the holder learns at once: ``lost`` is
+        set, ``on_lost(lock)`` is called, ``owned()`` turns False, and
+        ``release()`` raises :class:`~hotsync.exceptions.LockNotOwnedError`.
+        *Fencing.* ``token`` is an int that grows with every grant of the key;
+        hand it to the protected resource to reject writes from stale holders.
+        *Waiting.* Waiters block inside Redis (``BLPOP`` on a signal list pushed by
+        release), bounded by the holder's remaining lease; there is no polling.
+        *Fairness.* By default a newcomer may take a just-released lock before
+        the woken waiter (barging; fast).  ``fair=True`` hands the lock over in
+        FIFO order; each waiter's place in line is itself leased, so a waiter that
+        dies leaves the line within one lease.  Fairness holds among callers
+        that all use ``fair=True``.
+        *Clock.* Leases are timed by the Redis server; no host clocks are compared.
+        *Fork.* A child process does not inherit holds: ``owned()`` is False there
+        and ``release()`` raises.
+        *Replication.* With replicas and failover, a hold that was not yet
+        replicated can vanish; see the README on what Redis can promise.
+
+    Differences from ``threading.Lock``:
+        Only the object that acquired (any of its threads) can release; another
+        object on the same key gets RuntimeError.  ``with lock as l`` binds the
+        lock, not True.  ``locked()`` asks Redis.  Extra: ``owned()``,
+        ``extend()``, ``token``, ``lost``, ``on_lost``.
+
+    Example::
+
+        lock = hotsync.Lock("nightly-report", lease=60)
+        with lock:
+            write_report(fence=lock.token)
+    """
+
+    _kind = "lock"
+    _cls = "Lock"
+
+    def __init__(self, key: str | None = None, client: HotClient | None = None, **kwargs: Any) -> None:
+        super().__init__(key, client, **kwargs)
+        self._hold: _Hold | None = None
+
+    def _owner(self) -> str:
+        return f"{_HOST}/{os.getpid()}/{process_token()}/{_new_id()[:8]}"
+
+    def _current_hold(self) -> _Hold | None:
+        return self._hold
+
+    def _set_hold(self, hold: _Hold | None) -> None:
+        self._hold = hold
+
+    def _is_current(self, hold: _Hold) -> bool:
+        return self._hold is hold
+
+
+class RLock(_LockBase):
+    """A re-entrant lock: its owner (this process and thread) may acquire it again.
+
+    The owner is the calling thread of this process; the depth is kept in
+    Redis, so two ``RLock`` objects on the same key in the same thread re-enter
+    the same hold.  Each ``acquire()`` must be matched by a ``release()`` from
+    the same thread; the lock is free again after the last one.  Re-entering
+    keeps the fencing token.
+
+    Distributed semantics: as :class:`Lock` (lease, auto-renewal, loss
+    notification, fencing, waiting in Redis, ``fair=True``).  Every acquire and
+    release carries a request id, so a retried call whose reply was lost is
+    never applied twice (the depth stays right).
+
+    Differences from ``threading.RLock``: ``with rlock as r`` binds the lock;
+    extra ``locked()``, ``owned()``, ``extend()``, ``token``, ``lost``.
+    Release by another thread or process raises
+    ``RuntimeError("cannot release un-acquired lock")``, as with threading.
+    """
+
+    _kind = "rlock"
+    _cls = "RLock"
+
+    def __init__(self, key: str | None = None, client: HotClient | None = None, **kwargs: Any) -> None:
+        super().__init__(key, client, **kwargs)
+        self._holds: dict[int, _Hold] = {}
+
+    def _owner(self) -> str:
+        return f"{_HOST}/{os.getpid()}/{process_token()}/t{threading.get_ident()}"
+
+    def _current_hold(self) -> _Hold | None:
+        return self._holds.get(threading.get_ident())
+
+    def _set_hold(self, hold: _Hold | None) -> None:
+        if hold is None:
+            self._holds.pop(threading.get_ident(), None)
+        else:
+            self._holds[threading.get_ident()] = hold
+
+    def _is_current(self, hold: _Hold) -> bool:
+        return any(h is hold for h in self._holds.values())
+
+    def _unheld_message(self) -> str:
+        return "cannot release un-acquired lock"

@@ -1,0 +1,49 @@
+-- lock_acquire: try to take (or re-enter) a lock, atomically; register the caller
+-- as a waiter when it is busy.  Shared by Lock and RLock (unfair mode).
+--
+-- KEYS[1] lock     hash {owner: depth, "@"..owner: last request id}, PEXPIRE = lease
+-- KEYS[2] fence    hash {n: fencing counter, seq: line counter, last: last release id}
+-- KEYS[3] waiters  zset owner -> registration deadline (server ms)
+-- ARGV[1] owner    owner id (Lock: one per acquire call; RLock: process+thread)
+-- ARGV[2] req      request id of this acquire call (same value on a retry)
+-- ARGV[3] lease    lease in milliseconds
+-- ARGV[4] wait     milliseconds to stay registered as a waiter when busy (0 = don't)
+--
+-- Returns {1, fence, depth} when the caller holds the lock (fence: fencing token of
+-- this hold, depth: re-entrancy depth), {0, pttl} when another owner holds it.
+-- Invariant: a retry of an applied call (same req) returns the same grant and never
+-- increments the depth twice; the fencing counter grows only on a free->held grant.
+local lock, fence, waiters = KEYS[1], KEYS[2], KEYS[3]
+local owner, req = ARGV[1], ARGV[2]
+local lease, wait = tonumber(ARGV[3]), tonumber(ARGV[4])
+local reqf = '@' .. owner
+
+if redis.call('HGET', lock, reqf) == req then
+  return {1, tonumber(redis.call('HGET', fence, 'n')), tonumber(redis.call('HGET', lock, owner))}
+end
+
+if redis.call('HEXISTS', lock, owner) == 1 or redis.call('EXISTS', lock) == 0 then
+  local depth = redis.call('HINCRBY', lock, owner, 1)
+  redis.call('HSET', lock, reqf, req)
+  local n
+  if depth == 1 then
+    n = redis.call('HINCRBY', fence, 'n', 1)
+  else
+    n = tonumber(redis.call('HGET', fence, 'n'))
+  end
+  if redis.call('PTTL', lock) < lease then
+    redis.call('PEXPIRE', lock, lease)
+  end
+  redis.call('ZREM', waiters, owner)
+  return {1, n, depth}
+end
+
+if wait > 0 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZADD', waiters, now + wait, owner)
+  if redis.call('PTTL', waiters) < wait then
+    redis.call('PEXPIRE', waiters, wait)
+  end
+end
+return {0, redis.call('PTTL', lock)}

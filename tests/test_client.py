@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import redis
+
+import hotsync
+from hotsync import client as client_mod
+from hotsync._ops import Cmd, Eval
+from hotsync._scripts import script
+
+
+def test_from_url_and_host_port_clients_talk_to_the_same_server(redis_url):
+    a = hotsync.HotClient.from_url(redis_url)
+    host, port = redis_url.split("//")[1].split("/")[0].split(":")
+    b = hotsync.HotClient(host, int(port))
+    assert a.ping() and b.ping()
+    assert repr(a).startswith("<HotClient redis")
+
+
+def test_wrapping_a_default_redis_py_client_with_decoding_still_works(redis_url, prefix):
+    r = redis.Redis.from_url(redis_url, decode_responses=True)  # redis-py defaults: 10 retries
+    c = hotsync.HotClient(client=r, key_prefix=prefix, metrics=False)
+    lock = hotsync.Lock("wrapped", c)
+    assert lock.acquire(timeout=1)
+    assert r.hexists(f"{prefix}wrapped", lock._hold.owner)
+    lock.release()
+
+
+def test_blocking_waits_longer_than_the_socket_timeout_work(redis_url, prefix):
+    c = hotsync.HotClient.from_url(redis_url, key_prefix=prefix, socket_timeout=0.3, metrics=False)
+    holder = hotsync.Lock("slow", c)
+    holder.acquire()
+    start = time.monotonic()
+    assert hotsync.Lock("slow", c).acquire(timeout=1.2) is False
+    assert 1.1 < time.monotonic() - start < 3
+    holder.release()
+
+
+def test_client_and_connection_arguments_are_exclusive(redis_url):
+    with pytest.raises(TypeError):
+        hotsync.HotClient("localhost", client=redis.Redis())
+    with pytest.raises(ValueError, match="decode_responses"):
+        hotsync.HotClient(decode_responses=True)
+
+
+def test_configure_takes_effect_for_objects_created_later_in_any_thread(redis_url, monkeypatch):
+    monkeypatch.setattr(client_mod, "_default_client", None)
+    monkeypatch.setattr(client_mod, "_default_config", (None, {}))
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    assert hotsync.default_client().redis.connection_pool.connection_kwargs["port"] == 1
+    hotsync.configure(redis_url, metrics=False)
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(hotsync.Lock("cfg").acquire(blocking=False)))
+    t.start()
+    t.join(10)
+    assert seen == [True]
+    hotsync.default_client().redis.delete("cfg")
+    monkeypatch.setattr(client_mod, "_default_client", None)
+
+
+def test_default_client_is_created_lazily_from_the_environment(monkeypatch, redis_url):
+    monkeypatch.setattr(client_mod, "_default_client", None)
+    monkeypatch.setattr(client_mod, "_default_config", (None, {}))
+    monkeypatch.setenv("HOTSYNC_REDIS_URL", redis_url)
+    assert hotsync.default_client().ping()
+    monkeypatch.setattr(client_mod, "_default_client", None)
+
+
+def test_transaction_applies_writes_and_scripts_together_on_exit(client, raw, prefix):
+    other = hotsync.HotClient.from_url(_url(raw), metrics=False)
+    key = f"{prefix}tx"
+    with hotsync.transaction(client) as tx:
+        assert client.write(Cmd(("RPUSH", key, "a"))) is None
+        assert client.write(Eval(script("lock_renew"), (key + "h",), ("nobody", 1000))) is None
+        assert other.redis.llen(key) == 0  # not applied yet
+        with pytest.raises(hotsync.TransactionError):
+            client.read(Cmd(("LLEN", key)))
+        assert other.read(Cmd(("LLEN", key))) == 0  # other clients are not affected
+    assert tx.results == [1, 0]
+    assert raw.lrange(key, 0, -1) == [b"a"]
+
+
+def test_transaction_discards_writes_when_the_block_raises(client, raw, prefix):
+    key = f"{prefix}tx2"
+    with pytest.raises(KeyError):
+        with hotsync.transaction(client):
+            client.write(Cmd(("SET", key, "1")))
+            raise KeyError("boom")
+    assert raw.get(key) is None
+
+
+def test_errors_inside_exec_are_raised_not_returned(client, raw, prefix):
+    raw.set(f"{prefix}s", "x")
+    with pytest.raises(hotsync.TransactionError, match="1 of 2"):
+        with hotsync.transaction(client):
+            client.write(Cmd(("LPUSH", f"{prefix}s", "a")))
+            client.write(Cmd(("SET", f"{prefix}t", "1")))
+
+
+def test_nested_transactions_join_the_outer_one(client, raw, prefix):
+    with hotsync.transaction(client) as outer:
+        client.write(Cmd(("SET", f"{prefix}a", "1")))
+        with hotsync.transaction(client) as inner:
+            client.write(Cmd(("SET", f"{prefix}b", "2")))
+        assert inner is outer
+        assert raw.get(f"{prefix}b") is None
+    assert raw.mget(f"{prefix}a", f"{prefix}b") == [b"1", b"2"]
+
+
+def test_wrong_type_errors_name_the_key(client, raw, prefix):
+    raw.set(f"{prefix}str", "x")
+    with pytest.raises(hotsync.WrongTypeError, match="str"):
+        hotsync.Lock("str", client).acquire(blocking=False)
+
+
+def test_named_objects_are_registered_in_the_index(client, raw, prefix):
+    hotsync.Lock("indexed", client).acquire()
+    assert raw.hget(f"{prefix}hotsync:index", f"{prefix}indexed") == b"lock"
+    hotsync.Lock(client=client).acquire()  # anonymous objects are not listed
+    assert raw.hlen(f"{prefix}hotsync:index") == 1
+
+
+def _url(r):
+    kw = r.connection_pool.connection_kwargs
+    return f"redis://{kw['host']}:{kw['port']}/{kw.get('db', 0)}"

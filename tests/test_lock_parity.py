@@ -1,0 +1,151 @@
+"""Lock and RLock against threading's, side by side: same results, same errors."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import hotsync
+
+
+def outcome(fn):
+    try:
+        return ("ok", fn())
+    except Exception as exc:  # noqa: BLE001
+        return (type(exc), str(exc))
+
+
+def same(std_fn, hot_fn):
+    std, hot = outcome(std_fn), outcome(hot_fn)
+    if std[0] != "ok" and hot[0] != "ok":
+        # hotsync raises subclasses of the stdlib type; compare the stdlib type and the message
+        assert issubclass(hot[0], std[0]), (std, hot)
+        assert std[1] == hot[1], (std, hot)
+    else:
+        assert std == hot
+
+
+BAD_ARGS = [
+    ((False, 1), {}),
+    ((), {"timeout": -2}),
+    ((), {"timeout": 1e20}),
+    ((), {"timeout": float("inf")}),
+    ((), {"timeout": float("nan")}),
+    ((True, "x"), {}),
+    ((None,), {}),
+    ((False, 0), {}),
+]
+
+
+@pytest.mark.parametrize(("args", "kwargs"), BAD_ARGS)
+@pytest.mark.parametrize("kind", ["Lock", "RLock"])
+def test_bad_acquire_arguments_raise_what_threading_raises(client, kind, args, kwargs):
+    std, hot = getattr(threading, kind)(), getattr(hotsync, kind)("p", client)
+    same(lambda: std.acquire(*args, **kwargs), lambda: hot.acquire(*args, **kwargs))
+
+
+@pytest.mark.parametrize("kind", ["Lock", "RLock"])
+def test_release_of_an_unheld_lock_raises_what_threading_raises(client, kind):
+    std, hot = getattr(threading, kind)(), getattr(hotsync, kind)("p", client)
+    same(std.release, hot.release)
+
+
+def test_lock_sequence_matches_threading(client):
+    std, hot = threading.Lock(), hotsync.Lock("seq", client)
+    steps = [
+        lambda l: l.acquire(),
+        lambda l: l.locked(),
+        lambda l: l.acquire(False),
+        lambda l: l.acquire(timeout=0.05),
+        lambda l: l.acquire(blocking=False, timeout=-1),
+        lambda l: l.acquire(1, 0.01),
+        lambda l: l.release(),
+        lambda l: l.locked(),
+        lambda l: l.acquire(blocking=False),
+        lambda l: l.release(),
+        lambda l: l.release(),
+        lambda l: l.acquire(timeout=0),
+        lambda l: l.release(),
+    ]
+    for step in steps:
+        same(lambda: step(std), lambda: step(hot))
+
+
+def test_rlock_sequence_matches_threading(client):
+    std, hot = threading.RLock(), hotsync.RLock("rseq", client)
+    steps = [
+        lambda l: l.acquire(),
+        lambda l: l.acquire(False),
+        lambda l: l.acquire(timeout=0.05),
+        lambda l: l.release(),
+        lambda l: l.release(),
+        lambda l: l.release(),
+        lambda l: l.release(),
+        lambda l: l.acquire(blocking=False),
+        lambda l: l.release(),
+    ]
+    for step in steps:
+        same(lambda: step(std), lambda: step(hot))
+
+
+@pytest.mark.parametrize("kind", ["Lock", "RLock"])
+def test_another_thread_cannot_take_a_held_lock(client, kind):
+    std, hot = getattr(threading, kind)(), getattr(hotsync, kind)("t", client)
+    std.acquire()
+    hot.acquire()
+    results = {}
+
+    def other():
+        results["std"] = outcome(lambda: std.acquire(timeout=0.05))
+        results["hot"] = outcome(lambda: hot.acquire(timeout=0.05))
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join(10)
+    assert results["std"] == results["hot"] == ("ok", False)
+
+
+def test_rlock_release_from_another_thread_raises_like_threading(client):
+    std, hot = threading.RLock(), hotsync.RLock("rt", client)
+    std.acquire()
+    hot.acquire()
+    results = {}
+
+    def other():
+        results["std"] = outcome(std.release)
+        results["hot"] = outcome(hot.release)
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join(10)
+    assert results["std"] == (RuntimeError, "cannot release un-acquired lock")
+    assert issubclass(results["hot"][0], RuntimeError) and results["hot"][1] == results["std"][1]
+    assert hot.owned()
+
+
+def test_lock_may_be_released_by_another_thread_as_in_threading(client):
+    std, hot = threading.Lock(), hotsync.Lock("x", client)
+    std.acquire()
+    hot.acquire()
+    results = {}
+    t = threading.Thread(target=lambda: results.update(std=outcome(std.release), hot=outcome(hot.release)))
+    t.start()
+    t.join(10)
+    assert results["std"] == results["hot"] == ("ok", None)
+
+
+def test_other_object_on_the_same_key_cannot_release(client):
+    a, b = hotsync.Lock("same", client), hotsync.Lock("same", client)
+    a.acquire()
+    with pytest.raises(RuntimeError, match="release unlocked lock"):
+        b.release()
+    assert a.owned() and not b.owned()
+    a.release()
+
+
+def test_context_manager_binds_the_lock_and_releases(client):
+    lock = hotsync.Lock("cm", client)
+    with lock as bound:
+        assert bound is lock and lock.owned() and lock.token == 1
+    assert not lock.locked() and lock.token is None
