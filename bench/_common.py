@@ -1,0 +1,170 @@
+"""Shared benchmark harness: one server, systems interleaved, medians, a table.
+
+Every benchmark in ``bench/`` measures hotsync and a raw redis-py reference doing
+the same work, in the same run, against the same server, and prints a markdown
+table.  Targets live here, never in unit tests.
+
+Conventions:
+
+* ``--redis URL`` (or ``$REDIS_URL``) uses an existing server; otherwise a
+  private one is started (``hotsync._embedded``) and stopped at the end.
+* ``--reps N``: each system runs N times, interleaved (system A, B, A, B...), so
+  machine drift hits them alike; the table shows medians and ranges.
+* Round trips are counted client-side (every socket write of a command or a
+  pipeline is one); server commands come from ``INFO commandstats`` deltas,
+  which include commands run inside Lua.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from hotsync._embedded import RedisServer
+
+SPAWN = multiprocessing.get_context("spawn")
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--redis", default=os.environ.get("REDIS_URL"), help="use this server (default: a private one)")
+    p.add_argument("--reps", type=int, default=3, help="repetitions per system (interleaved)")
+    p.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    return p
+
+
+@contextlib.contextmanager
+def server(url: str | None) -> Iterator[str]:
+    """Yield a Redis URL: ``url`` or a private server started for the run."""
+    if url:
+        yield url
+        return
+    with RedisServer() as srv:
+        yield srv.url
+
+
+def raw_client(url: str) -> redis.Redis:
+    """The reference client: redis-py with hiredis, no retries, no socket timeout."""
+    return redis.Redis.from_url(url, socket_timeout=None, retry=Retry(NoBackoff(), 0))
+
+
+class RoundTrips:
+    """Counts socket writes of redis-py connections in this process."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._orig: Any = None
+
+    def __enter__(self) -> RoundTrips:
+        from redis.connection import AbstractConnection
+
+        self._orig = AbstractConnection.send_packed_command
+        counter = self
+
+        def counting(conn: Any, command: Any, check_health: bool = True) -> Any:
+            counter.count += 1
+            return counter._orig(conn, command, check_health)
+
+        AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from redis.connection import AbstractConnection
+
+        AbstractConnection.send_packed_command = self._orig  # type: ignore[method-assign]
+
+
+def server_commands(r: redis.Redis) -> dict[str, int]:
+    """Calls per command since the last ``CONFIG RESETSTAT``."""
+    stats = r.info("commandstats")
+    return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items()}
+
+
+def reset_stats(r: redis.Redis) -> None:
+    r.config_resetstat()
+
+
+def summarize(values: Sequence[float]) -> tuple[float, float, float]:
+    """median, min, max."""
+    return statistics.median(values), min(values), max(values)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    idx = min(int(round(q / 100 * (len(ordered) - 1))), len(ordered) - 1)
+    return ordered[idx]
+
+
+def interleave(systems: dict[str, Callable[[], dict[str, Any]]], reps: int) -> dict[str, list[dict[str, Any]]]:
+    """Run each system ``reps`` times, interleaved; return their result dicts."""
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in systems}
+    for rep in range(reps):
+        for name, run in systems.items():
+            results[name].append(run())
+            print(f"  rep {rep + 1}/{reps} {name}: {_short(results[name][-1])}", flush=True)
+    return results
+
+
+def _short(result: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:,.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()
+                     if not isinstance(v, (list, dict)))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A markdown table."""
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            if v != v:
+                return "-"
+            return f"{v:,.2f}" if abs(v) < 100 else f"{v:,.0f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def header(title: str, url: str) -> str:
+    r = raw_client(url)
+    info = r.info("server")
+    r.close()
+    return (
+        f"## {title}\n\n"
+        f"{time.strftime('%Y-%m-%d %H:%M:%S')}, Python {platform.python_version()}, redis-py {redis.__version__}, "
+        f"server {info.get('redis_version')}, {os.cpu_count()} CPUs\n"
+    )
+
+
+def run_workers(target: Callable[..., None], n: int, args: tuple, timeout: float = 300) -> None:
+    """Start ``n`` spawned processes running ``target(i, *args)``; wait for all."""
+    procs = [SPAWN.Process(target=target, args=(i, *args), daemon=True) for i in range(n)]
+    for p in procs:
+        p.start()
+    end = time.monotonic() + timeout
+    for p in procs:
+        p.join(max(end - time.monotonic(), 0.1))
+    late = [p for p in procs if p.is_alive()]
+    for p in late:
+        p.kill()
+    if late or any(p.exitcode for p in procs):
+        raise RuntimeError(f"workers failed: exit codes {[p.exitcode for p in procs]}")
+
+
+def barrier_wait(r: redis.Redis, key: str, n: int) -> None:
+    """Start n processes together: each counts in, then waits for the last."""
+    r.incr(f"{key}:in")
+    while int(r.get(f"{key}:in") or 0) < n:
+        time.sleep(0.0005)
