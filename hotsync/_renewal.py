@@ -121,7 +121,8 @@ class Scheduler:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="hotsync-renewal", daemon=True)
                 self._thread.start()
-            self._cv.notify()
+            if self._heap[0][2] is lease:  # only an earlier deadline changes the thread's wait
+                self._cv.notify()
 
     def cancel(self, lease: Lease) -> None:
         """Stop renewing ``lease`` (it is dropped lazily from the heap)."""

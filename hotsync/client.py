@@ -148,10 +148,8 @@ class HotClient:
         item = (kind, main_key)
         if item in self._registered:
             return
-        self.retry.call(
-            lambda: self.execute("HSET", index_key(self.key_prefix), main_key, kind),
-            idempotent=True,
-        )
+        index = index_key(self.key_prefix)
+        self.retry.call(lambda: self.execute("HSET", index, main_key, kind, key=index), idempotent=True)
         self._registered.add(item)
 
     # -- low level I/O -----------------------------------------------------

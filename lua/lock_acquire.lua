@@ -8,6 +8,7 @@
 -- ARGV[2] req      request id of this acquire call (same value on a retry)
 -- ARGV[3] lease    lease in milliseconds
 -- ARGV[4] wait     milliseconds to stay registered as a waiter when busy (0 = don't)
+-- ARGV[5] waited   1 if an earlier attempt of this call registered as a waiter
 --
 -- Returns {1, fence, depth} when the caller holds the lock (fence: fencing token of
 -- this hold, depth: re-entrancy depth), {0, pttl} when another owner holds it.
@@ -15,26 +16,32 @@
 -- increments the depth twice; the fencing counter grows only on a free->held grant.
 local lock, fence, waiters = KEYS[1], KEYS[2], KEYS[3]
 local owner, req = ARGV[1], ARGV[2]
-local lease, wait = tonumber(ARGV[3]), tonumber(ARGV[4])
+local lease, wait, waited = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
 local reqf = '@' .. owner
 
-if redis.call('HGET', lock, reqf) == req then
-  return {1, tonumber(redis.call('HGET', fence, 'n')), tonumber(redis.call('HGET', lock, owner))}
+local mine = redis.call('HMGET', lock, reqf, owner)
+if mine[1] == req then
+  return {1, tonumber(redis.call('HGET', fence, 'n')), tonumber(mine[2])}
 end
 
-if redis.call('HEXISTS', lock, owner) == 1 or redis.call('EXISTS', lock) == 0 then
-  local depth = redis.call('HINCRBY', lock, owner, 1)
-  redis.call('HSET', lock, reqf, req)
+if mine[2] or redis.call('EXISTS', lock) == 0 then
+  local depth = 1
   local n
-  if depth == 1 then
-    n = redis.call('HINCRBY', fence, 'n', 1)
-  else
+  if mine[2] then
+    depth = tonumber(mine[2]) + 1
     n = tonumber(redis.call('HGET', fence, 'n'))
-  end
-  if redis.call('PTTL', lock) < lease then
+    redis.call('HSET', lock, owner, depth, reqf, req)
+    if redis.call('PTTL', lock) < lease then
+      redis.call('PEXPIRE', lock, lease)
+    end
+  else
+    n = redis.call('HINCRBY', fence, 'n', 1)
+    redis.call('HSET', lock, owner, depth, reqf, req)
     redis.call('PEXPIRE', lock, lease)
   end
-  redis.call('ZREM', waiters, owner)
+  if waited then
+    redis.call('ZREM', waiters, owner)
+  end
   return {1, n, depth}
 end
 

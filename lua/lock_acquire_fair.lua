@@ -18,8 +18,9 @@ local owner, req = ARGV[1], ARGV[2]
 local lease, ticket = tonumber(ARGV[3]), tonumber(ARGV[4])
 local reqf = '@' .. owner
 
-if redis.call('HGET', lock, reqf) == req then
-  return {1, tonumber(redis.call('HGET', fence, 'n')), tonumber(redis.call('HGET', lock, owner))}
+local mine = redis.call('HMGET', lock, reqf, owner)
+if mine[1] == req then
+  return {1, tonumber(redis.call('HGET', fence, 'n')), tonumber(mine[2])}
 end
 
 local t = redis.call('TIME')
@@ -31,7 +32,7 @@ for i = 1, #dead do
 end
 
 local head = redis.call('ZRANGE', line, 0, 0)[1]
-local reenter = redis.call('HEXISTS', lock, owner) == 1
+local reenter = mine[2] ~= false
 if reenter or (redis.call('EXISTS', lock) == 0 and (not head or head == owner)) then
   local depth = redis.call('HINCRBY', lock, owner, 1)
   redis.call('HSET', lock, reqf, req)

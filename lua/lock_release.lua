@@ -19,26 +19,28 @@ local lock, fence, waiters, signal, line, tickets = KEYS[1], KEYS[2], KEYS[3], K
 local owner, req, sigttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local reqf = '@' .. owner
 
-if redis.call('HGET', lock, reqf) == req then
-  return {2, tonumber(redis.call('HGET', lock, owner) or 0)}
+local mine = redis.call('HMGET', lock, reqf, owner)
+if mine[1] == req then
+  return {2, tonumber(mine[2] or 0)}
 end
-local depth = redis.call('HGET', lock, owner)
-if not depth then
+if not mine[2] then
   if redis.call('HGET', fence, 'last') == req then
     return {2, 0}
   end
   return {0}
 end
 
-depth = tonumber(depth) - 1
+local depth = tonumber(mine[2]) - 1
 if depth > 0 then
-  redis.call('HSET', lock, owner, depth)
-  redis.call('HSET', lock, reqf, req)
+  redis.call('HSET', lock, owner, depth, reqf, req)
   return {1, depth}
 end
 
 redis.call('DEL', lock)
 redis.call('HSET', fence, 'last', req)
+if redis.call('EXISTS', waiters, line) == 0 then
+  return {1, 0}
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now)
