@@ -1,11 +1,40 @@
-"""The ``hotsync`` command."""
+"""The ``hotsync`` command: demo, inspect, repair, exporter.
+
+Every command that talks to Redis takes ``--redis URL`` (default ``$HOTSYNC_REDIS_URL``,
+``$REDIS_URL``, ``redis://localhost:6379/0``) and ``--prefix`` (the key prefix of
+your clients).  Unreachable Redis gives a one-line error and exit code 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
+import os
+import socket
 import sys
+import time
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["main"]
+import redis
+
+__all__ = ["main", "build_parser"]
+
+
+def _url(args: argparse.Namespace) -> str:
+    return args.redis or os.environ.get("HOTSYNC_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://localhost:6379/0"
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from .client import HotClient
+    from ._retry import RetryPolicy
+
+    return HotClient.from_url(_url(args), key_prefix=args.prefix, metrics=False, retry=RetryPolicy(budget=2.0),
+                              socket_connect_timeout=3.0)
+
+
+# -- demo ---------------------------------------------------------------------------
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -15,14 +44,112 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
+# -- inspect --------------------------------------------------------------------------
+
+
+def _summary(kind: str, state: dict[str, Any]) -> str:
+    if "error" in state:
+        return state["error"]
+    if kind in ("lock", "rlock"):
+        if state["locked"]:
+            who = ", ".join(f"{h['host']} pid {h['pid']}" + (f" depth {h['depth']}" if h["depth"] > 1 else "")
+                            for h in state["holders"])
+            left = f", lease {state['lease_left']:.1f}s left" if state["lease_left"] is not None else ""
+            held = f"held by {who} (token {state['token']}{left})"
+        else:
+            held = f"free (last token {state['token']})" if state["token"] else "free"
+        return f"{held}, {state['waiting']} waiting"
+    return ", ".join(f"{k} {v}" for k, v in state.items() if not isinstance(v, (list, dict)))
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from .inspect import inspect
+
+    states = inspect(_client(args), args.pattern)
+    if args.json:
+        json.dump([s.as_dict() for s in states], sys.stdout, indent=2, default=str)
+        print()
+        return 0
+    if not states:
+        print("no named hotsync objects" + (f" match {args.pattern!r}" if args.pattern else ""))
+        return 0
+    width_kind = max(len("KIND"), *(len(s.kind) for s in states))
+    width_key = max(len("KEY"), *(len(s.key) for s in states))
+    print(f"{'KIND':<{width_kind}}  {'KEY':<{width_key}}  STATE")
+    for s in states:
+        print(f"{s.kind:<{width_kind}}  {s.key:<{width_key}}  {_summary(s.kind, s.state)}")
+    return 0
+
+
+# -- repair ----------------------------------------------------------------------------
+
+
+def _unlock(args: argparse.Namespace) -> int:
+    from .inspect import bare_client
+    from .lock import Lock, RLock
+
+    client = bare_client(_client(args))
+    key = args.prefix + args.key
+    cls = RLock if args.kind == "rlock" else Lock
+    lock = cls(key, client)
+    before = lock.statistics()
+    if not before.locked:
+        print(f"{args.kind} {key!r} is not held; nothing to do")
+        return 0
+    holders = lock.force_release()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    for h in holders:
+        print(f"{stamp} AUDIT force-released {args.kind} {key!r} held by {h.owner} (host {h.host}, pid {h.pid}, "
+              f"depth {h.depth}, token {before.token}, lease {before.lease_left}s left) "
+              f"by {getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}")
+    return 0
+
+
+# -- exporter ---------------------------------------------------------------------------
+
+
+def _exporter(args: argparse.Namespace) -> int:
+    from .exporter import serve
+
+    client = _client(args)
+    client.ping()
+    print(f"hotsync exporter: live state of {_url(args)} on http://{args.bind}:{args.port}/metrics", flush=True)
+    serve(client, args.port, args.bind, args.pattern)
+    return 0
+
+
+# -- main -----------------------------------------------------------------------------------
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotsync", description="Distributed threading/queue/collections on Redis.")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the demo: worker processes sharing a lock (embedded Redis if no URL)")
+
+    def command(name: str, func: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        if name != "demo":
+            p.add_argument("--redis", help="Redis URL (default: $HOTSYNC_REDIS_URL, $REDIS_URL, localhost)")
+            p.add_argument("--prefix", default="", help="key prefix of your hotsync clients")
+        return p
+
+    demo = command("demo", _demo, "run the demo: worker processes sharing a lock (embedded Redis if no URL)")
     demo.add_argument("--redis", help="Redis URL (default: $REDIS_URL, else an embedded server)")
     demo.add_argument("--workers", type=int, default=5, help="worker processes (default 5)")
     demo.add_argument("--rounds", type=int, default=200, help="critical sections per worker (default 200)")
-    demo.set_defaults(func=_demo)
+
+    ins = command("inspect", _inspect, "show every named lock, semaphore, rate limiter and queue")
+    ins.add_argument("pattern", nargs="?", help="glob over keys, e.g. 'jobs:*'")
+    ins.add_argument("--json", action="store_true", help="machine-readable output")
+
+    unlock = command("unlock", _unlock, "force-release a stuck lock (audited on stdout)")
+    unlock.add_argument("key", help="the lock's key")
+    unlock.add_argument("--kind", choices=["lock", "rlock"], default="lock")
+
+    exp = command("exporter", _exporter, "serve Prometheus gauges of the live state in Redis")
+    exp.add_argument("--port", type=int, default=9709, help="HTTP port (default 9709)")
+    exp.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    exp.add_argument("--pattern", help="only objects whose key matches this glob")
     return parser
 
 
@@ -32,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        print(f"hotsync: cannot reach Redis at {_url(args)}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

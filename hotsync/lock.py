@@ -20,11 +20,12 @@ from typing import Any
 from . import _keys
 from ._ops import Batch, Cmd, Deadline, Eval, Ops, check_lock_args
 from ._renewal import Lease, process_token, scheduler
+from ._replies import pairs
 from ._scripts import script
 from .client import HotClient, default_client
 from .exceptions import LockError, LockNotOwnedError, ScriptReplyError
 
-__all__ = ["Lock", "RLock"]
+__all__ = ["Lock", "RLock", "LockStatistics", "Holder"]
 
 _ACQUIRE = script("lock_acquire")
 _ACQUIRE_FAIR = script("lock_acquire_fair")
@@ -33,6 +34,7 @@ _RENEW = script("lock_renew")
 _EXTEND = script("lock_extend")
 _TICKET = script("lock_ticket")
 _LEAVE = script("lock_leave")
+_FORCE = script("lock_force_release")
 
 _HOST = socket.gethostname().replace("/", "_")
 
@@ -48,6 +50,48 @@ def _new_id() -> str:
 def _seconds(value: float) -> str:
     """A BLPOP timeout: positive, millisecond resolution."""
     return f"{max(value, 0.001):.3f}"
+
+
+@dataclass(frozen=True)
+class Holder:
+    """One owner of a lock as seen in Redis: ``host/pid/...`` owner id and depth."""
+
+    owner: str
+    depth: int
+
+    @property
+    def host(self) -> str:
+        return self.owner.split("/")[0]
+
+    @property
+    def pid(self) -> int | None:
+        parts = self.owner.split("/")
+        return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
+@dataclass(frozen=True)
+class LockStatistics:
+    """A snapshot of a lock, read in one round trip (may be stale when you act on it).
+
+    Attributes:
+        locked: some owner holds it.
+        holders: who holds it (one owner; its depth > 1 for a re-entered RLock).
+        token: the fencing counter: the token of the current (or last) hold.
+        lease_left: seconds until the current hold expires unless renewed.
+        waiting: callers waiting (unfair waiters registered, plus the fair line).
+    """
+
+    locked: bool
+    holders: tuple[Holder, ...]
+    token: int | None
+    lease_left: float | None
+    waiting: int
+
+
+def _holders(reply: Any) -> tuple[Holder, ...]:
+    return tuple(
+        Holder(f.decode(), int(v)) for f, v in pairs(reply) if not f.startswith(b"@")
+    )
 
 
 @dataclass
@@ -407,6 +451,42 @@ class _LockBase:
         if hold.lease is not None:
             hold.lease.deadline = max(hold.lease.deadline, sent + ttl / 1000.0)
         return ttl / 1000.0
+
+    def statistics(self) -> LockStatistics:
+        """Who holds the lock, its token, lease left and waiters, in one round trip."""
+        replies = self._client.read(Batch((
+            Cmd(("HGETALL", self._main)),
+            Cmd(("PTTL", self._main)),
+            Cmd(("HGET", self._fence_key, "n")),
+            Cmd(("ZCARD", self._waiters_key)),
+            Cmd(("ZCARD", self._line_key)),
+        )))
+        holders = _holders(replies[0])
+        pttl = int(replies[1])
+        return LockStatistics(
+            locked=bool(holders),
+            holders=holders,
+            token=int(replies[2]) if replies[2] is not None else None,
+            lease_left=pttl / 1000.0 if pttl >= 0 else None,
+            waiting=int(replies[3]) + int(replies[4]),
+        )
+
+    def force_release(self) -> tuple[Holder, ...]:
+        """Operator repair: free the lock whoever holds it; return who held it.
+
+        Waiters are woken as by a release.  The holders lose their hold: their
+        renewal reports it (``lost``, ``on_lost``) and their ``release()`` raises.
+        Use it for a lock left by a process that cannot be stopped, never as
+        part of normal flow.
+        """
+        reply = self._client.perform(Eval(
+            _FORCE,
+            (self._main, self._waiters_key, self._signal_key, self._line_key, self._tickets_key),
+            (self._lease_ms,),
+        ))
+        if len(reply) > 2:
+            self._client.perform(self._wake(reply[2].decode()))
+        return _holders(reply[0])
 
     @property
     def token(self) -> int | None:
