@@ -156,6 +156,11 @@ class _LockBase:
         self._m_hold = m.hold.labels(self._kind, label)
         self._m_token = m.fencing_token.labels(self._kind, label)
         self._m_jumps = m.fencing_jumps.labels(self._kind, label)
+        # series exist from the start (at 0), so dashboards show "none yet", not "no data"
+        for outcome in ("ok", "failed"):
+            m.renewals.labels(self._kind, label, outcome)
+        for reason in ("expired", "unreachable"):
+            m.leases_lost.labels(self._kind, label, reason)
 
     # -- owners and holds (subclass hooks) --------------------------------
 

@@ -88,6 +88,8 @@ class Metrics:
             ("error",), registry=r)
         self.script_loads = Counter(
             "hotsync_script_loads_total", "Lua scripts (re)loaded after NOSCRIPT.", registry=r)
+        for error in ("ConnectionError", "TimeoutError", "BusyLoadingError", "ReadOnlyError", "ResponseError"):
+            self.retries.labels(error)  # present at 0 before the first retry
 
 
 class _NullChild:
