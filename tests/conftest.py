@@ -15,18 +15,30 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 import hotsync
-from hotsync._embedded import RedisServer
+from hotsync._embedded import RedisServer, find_server_binary
 
 _EXTERNAL = os.environ.get("HOTSYNC_TEST_REDIS_URL")
 
 
 @pytest.fixture(scope="session")
 def redis_url():
+    """A server for the session: $HOTSYNC_TEST_REDIS_URL, a local binary, or a container."""
     if _EXTERNAL:
         yield _EXTERNAL
         return
+    if find_server_binary() is None and os.environ.get("HOTSYNC_TEST_DOCKER"):
+        yield from _container_url()
+        return
     with RedisServer() as server:
         yield server.url
+
+
+def _container_url():
+    """The optional third way: a Redis container where a Docker engine runs (not on every machine)."""
+    from testcontainers.redis import RedisContainer  # optional dependency
+
+    with RedisContainer("redis:7") as container:
+        yield f"redis://{container.get_container_host_ip()}:{container.get_exposed_port(6379)}/0"
 
 
 @pytest.fixture

@@ -126,3 +126,15 @@ def test_named_objects_are_registered_in_the_index(client, raw, prefix):
 def _url(r):
     kw = r.connection_pool.connection_kwargs
     return f"redis://{kw['host']}:{kw['port']}/{kw.get('db', 0)}"
+
+
+def test_testcontainers_is_an_optional_way_to_get_a_server():
+    testcontainers = pytest.importorskip("testcontainers.redis", reason="testcontainers not installed (optional)")
+    docker = pytest.importorskip("docker")
+    try:
+        docker.from_env().ping()
+    except Exception:  # noqa: BLE001
+        pytest.skip("no Docker engine on this machine")
+    with testcontainers.RedisContainer("redis:7") as container:
+        url = f"redis://{container.get_container_host_ip()}:{container.get_exposed_port(6379)}/0"
+        assert hotsync.Lock("tc", hotsync.HotClient.from_url(url)).acquire(timeout=5)
