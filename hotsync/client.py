@@ -149,7 +149,7 @@ class HotClient:
         if item in self._registered:
             return
         index = index_key(self.key_prefix)
-        self.retry.call(lambda: self.execute("HSET", index, main_key, kind, key=index), idempotent=True)
+        self.command("HSET", index, main_key, kind, key=index)
         self._registered.add(item)
 
     # -- low level I/O -----------------------------------------------------
