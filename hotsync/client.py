@@ -178,29 +178,7 @@ class HotClient:
         the reply (default: the connection's ``socket_timeout``).  Errors raised
         before the command was sent are tagged as safe to retry.
         """
-        pool = self._pool_for(key)
-        try:
-            conn = pool.get_connection()
-        except BaseException as exc:
-            _mark_unsent(exc)
-            raise
-        try:
-            try:
-                conn.send_command(*args)
-            except BaseException as exc:
-                _mark_unsent(exc)
-                raise
-            if timeout is _DEFAULT:
-                return conn.read_response(disable_decoding=True)
-            return conn.read_response(disable_decoding=True, timeout=timeout)
-        except rx.ResponseError as exc:
-            self._on_response_error(exc)
-            raise
-        except BaseException:
-            conn.disconnect()
-            raise
-        finally:
-            pool.release(conn)
+        return self._exchange(key, lambda conn: conn.pack_command(*args), 1, timeout, keep_errors=False)[0]
 
     def execute_many(
         self,
@@ -217,34 +195,8 @@ class HotClient:
         """
         if transaction:
             commands = [("MULTI",), *commands, ("EXEC",)]
-        pool = self._pool_for(key)
-        try:
-            conn = pool.get_connection()
-        except BaseException as exc:
-            _mark_unsent(exc)
-            raise
-        try:
-            try:
-                conn.send_packed_command(conn.pack_commands(commands))
-            except BaseException as exc:
-                _mark_unsent(exc)
-                raise
-            end = None if timeout is _DEFAULT or timeout is None else time.monotonic() + timeout
-            replies: list[Any] = []
-            for _ in commands:
-                try:
-                    if timeout is _DEFAULT:
-                        replies.append(conn.read_response(disable_decoding=True))
-                    else:
-                        left = None if end is None else max(end - time.monotonic(), 0.001)
-                        replies.append(conn.read_response(disable_decoding=True, timeout=left))
-                except rx.ResponseError as exc:
-                    replies.append(exc)
-        except BaseException:
-            conn.disconnect()
-            raise
-        finally:
-            pool.release(conn)
+        replies = self._exchange(key, lambda conn: conn.pack_commands(commands), len(commands), timeout,
+                                 keep_errors=True)
         if not transaction:
             return replies
         result = replies[-1]
@@ -254,6 +206,48 @@ class HotClient:
         if result is None:  # pragma: no cover - only with WATCH, which hotsync does not use
             raise rx.WatchError("transaction aborted")
         return list(result)
+
+    def _exchange(self, key: str | None, pack: Any, count: int, timeout: Any, *, keep_errors: bool) -> list[Any]:
+        """Send packed command(s) on one pooled connection and read ``count`` replies.
+
+        No retry here.  A connection error disconnects (the connection may be out
+        of step); an error reply does not.  Errors before the bytes were sent are
+        tagged as safe to retry.  ``timeout`` bounds the whole exchange.
+        """
+        pool = self._pool_for(key)
+        try:
+            conn = pool.get_connection()
+        except BaseException as exc:
+            _mark_unsent(exc)
+            raise
+        try:
+            try:
+                conn.send_packed_command(pack(conn))
+            except BaseException as exc:
+                _mark_unsent(exc)
+                raise
+            end = None if timeout is _DEFAULT or timeout is None else time.monotonic() + timeout
+            replies: list[Any] = []
+            for _ in range(count):
+                try:
+                    if timeout is _DEFAULT:
+                        replies.append(conn.read_response(disable_decoding=True))
+                    else:
+                        left = None if end is None else max(end - time.monotonic(), 0.001)
+                        replies.append(conn.read_response(disable_decoding=True, timeout=left))
+                except rx.ResponseError as exc:
+                    if not keep_errors:
+                        self._on_response_error(exc)
+                        raise
+                    replies.append(exc)
+            return replies
+        except rx.ResponseError:
+            raise
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            pool.release(conn)
 
     def _on_response_error(self, exc: rx.ResponseError) -> None:
         if self._cluster and isinstance(exc, (rx.MovedError, rx.AskError)):
