@@ -129,7 +129,12 @@ class Set(Collection, MutableSet):
         return list({enc(v) for v in set(values)})
 
     def _enc_member(self, value: Any) -> bytes | None:
-        """Encoded ``value`` after set's hashability check; None if the codec can't encode it."""
+        """Encoded ``value`` after set's hashability check; None if the codec can't encode it.
+
+        Like ``set``, a ``set`` argument is looked up as the equal ``frozenset``.
+        """
+        if isinstance(value, set):
+            value = frozenset(value)
         hash(value)
         try:
             return self._enc(value)
