@@ -328,7 +328,7 @@ class List(Collection, MutableSequence):
         """Reverse in place (one script; builds the reversed copy aside, then RENAME)."""
         self._eval_write(_REVERSE, (self._main, self._tmp), (), idempotent=False)
 
-    def sort(self, *, key: Callable[[Any], Any] | None = None, reverse: bool = False) -> None:
+    def sort(self, *args: Any, key: Callable[[Any], Any] | None = None, reverse: bool = False) -> None:
         """Sort in place with Python's ordering of the decoded values (stable, like ``list.sort``).
 
         Reads the list, sorts a permutation locally (``key`` is called once per
@@ -340,6 +340,8 @@ class List(Collection, MutableSequence):
             TransactionError: inside ``transaction()`` (sorting needs a read).
             RuntimeError: the list changed under 50 consecutive attempts.
         """
+        if args:
+            [].sort(*args)  # "sort() takes no positional arguments", as list says it
         [].sort(key=key, reverse=reverse)  # argument checks, as list.sort makes them
         if self._client.in_transaction():
             raise TransactionError("sort() reads the list to compare values in Python; it cannot run inside transaction()")
