@@ -337,7 +337,10 @@ class String(_Text):
             new = _encode(fn(_decode(raw)))
             if new == raw:
                 return _decode(new)
-            if self._eval_write(_CAS, (self._main,), (hashlib.sha1(raw).hexdigest(), new)) == 1:
+            # not retried blindly: after a lost reply and a concurrent edit, a retry would
+            # recompute from the edited text and apply a non-idempotent change (replace) twice
+            digest = hashlib.sha1(raw).hexdigest()
+            if self._eval_write(_CAS, (self._main,), (digest, new), idempotent=False) == 1:
                 return _decode(new)
         raise RuntimeError(f"string {self.key!r} changed during each of {_CAS_ATTEMPTS} attempts")
 
