@@ -213,3 +213,20 @@ def test_reads_inside_a_transaction_raise_transaction_error(client):
         for read in (len, lambda x: 1 in x, lambda x: x.value, lambda x: x | {2}, lambda x: x <= {1}):
             with pytest.raises(TransactionError):
                 read(s)
+
+
+def test_on_a_cluster_only_sets_in_the_same_slot_are_combined_by_redis(client, raw, monkeypatch):
+    # pretend the client is a cluster client: operands must then share a hash slot
+    import hotsync.collections.set as set_module
+
+    monkeypatch.setattr(set_module.redis, "RedisCluster", type(client.redis))
+    a, same_slot = Set({1, 2}, key="{t}a", client=client), Set({2, 3}, key="{t}b", client=client)
+    other_slot = Set({2, 4}, key="elsewhere", client=client)
+    raw.config_resetstat()
+    assert a & same_slot == {2}
+    assert "cmdstat_smembers" not in raw.info("commandstats")
+    assert a & other_slot == {2}
+    assert "cmdstat_smembers" in raw.info("commandstats")  # read first, combined on the client
+    a |= other_slot
+    a -= same_slot
+    assert a == {1, 4}
