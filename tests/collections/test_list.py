@@ -315,3 +315,11 @@ def test_sort_gives_up_with_runtime_error_on_a_list_that_never_stops_changing(cl
     with pytest.raises(RuntimeError, match="changed during each of"):
         lst.sort()
     assert sorted(lst.value[:2]) == [1, 2] and set(lst.value[2:]) == {5}
+
+
+def test_an_out_of_range_item_assignment_inside_a_transaction_fails_the_commit(client):
+    lst = List([1], client=client)
+    with pytest.raises(TransactionError, match="index out of range"):
+        with transaction(client):
+            lst[5] = 2
+    assert lst == [1]
