@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ._retry import RetryPolicy
 from .client import HotClient, configure, default_client, transaction
+from .collections import ImmutableString, List, Set, String
 from .exceptions import (
     ConfigConflictError,
     Empty,
@@ -33,6 +34,10 @@ __all__ = [
     "RetryPolicy",
     "Lock",
     "RLock",
+    "List",
+    "Set",
+    "String",
+    "ImmutableString",
     "HotsyncError",
     "LockError",
     "LockNotOwnedError",

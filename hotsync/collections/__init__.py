@@ -2,4 +2,8 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .list import List
+from .set import Set
+from .string import ImmutableString, String
+
+__all__: list[str] = ["List", "Set", "String", "ImmutableString"]

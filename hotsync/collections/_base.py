@@ -17,6 +17,7 @@ from .._ops import Batch, Call, Cmd, Eval
 from .._scripts import Script
 from ..client import HotClient, default_client
 from ..codecs import Codec, get_codec
+from ..exceptions import WrongTypeError
 
 __all__ = ["Collection", "CHUNK"]
 
@@ -75,6 +76,19 @@ class Collection:
 
     def _eval_write(self, script: Script, keys: Iterable[str], args: Iterable[Any], *, idempotent: bool = True) -> Any:
         return self._client.write(Eval(script, tuple(keys), tuple(args), idempotent=idempotent))
+
+    def _read_many(self, *calls: Cmd) -> list[Any]:
+        """Several reads in one MULTI/EXEC: one round trip, one instant."""
+        replies = self._client.read(Batch(calls, transaction=True))
+        for reply in replies:
+            if isinstance(reply, Exception):  # EXEC reports errors per command, untranslated
+                if "WRONGTYPE" in str(reply):
+                    raise WrongTypeError(
+                        f"key {self._main!r} holds a Redis type that {type(self).__name__} cannot use: {reply}",
+                        key=self._main,
+                    )
+                raise reply
+        return replies
 
     def _atomic(self, calls: Iterable[Call], *, idempotent: bool = True) -> Any:
         """Several writes applied together (MULTI/EXEC), e.g. DEL then chunked RPUSH."""

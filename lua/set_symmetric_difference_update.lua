@@ -1,0 +1,30 @@
+-- set_symmetric_difference_update: set ^= other, atomically and in place.
+--
+-- KEYS[1] set      Redis set of codec-encoded members
+-- KEYS[2]          optional: the other set, in the same slot (may be KEYS[1] itself)
+-- ARGV[1..n]       without KEYS[2]: the other operand's distinct members (may be empty)
+--
+-- Returns the new size.
+-- Invariants: types checked before any write; each member of the other operand
+-- is removed if present and added if absent (SREM/SADD), nothing is rebuilt.
+local set, other = KEYS[1], KEYS[2]
+local keys = KEYS  -- the main set and the other operands
+
+for i = 1, #keys do
+  local kind = redis.call('TYPE', keys[i])['ok']
+  if kind ~= 'set' and kind ~= 'none' then
+    return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value')
+  end
+end
+local members = ARGV
+if other then
+  members = redis.call('SMEMBERS', other)
+end
+for _, m in ipairs(members) do
+  if redis.call('SISMEMBER', set, m) == 1 then
+    redis.call('SREM', set, m)
+  else
+    redis.call('SADD', set, m)
+  end
+end
+return redis.call('SCARD', set)
