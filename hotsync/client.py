@@ -311,12 +311,14 @@ class HotClient:
                 key = key or (c.args[1] if len(c.args) > 1 else None)
                 commands.append(tuple(c.args))
         timeout = self._read_timeout(batch.block)
-        return self.retry.call(
+        replies = self.retry.call(
             lambda: self.execute_many(commands, key=key, timeout=timeout, transaction=batch.transaction),
             idempotent=batch.idempotent,
             key=key,
             on_retry=self._count_retry,
         )
+        # error replies stay in the list (one per command), translated like single commands
+        return [_translate(r, key, "a batched command") if isinstance(r, rx.ResponseError) else r for r in replies]
 
     def drive(self, ops: Ops) -> Any:
         """Run an operation generator to completion; return its result."""

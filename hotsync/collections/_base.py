@@ -91,7 +91,12 @@ class Collection:
         return replies
 
     def _atomic(self, calls: Iterable[Call], *, idempotent: bool = True) -> Any:
-        """Several writes applied together (MULTI/EXEC), e.g. DEL then chunked RPUSH."""
+        """Several writes applied together (MULTI/EXEC).
+
+        EXEC does not stop at a failing command: the others still apply.  Use it
+        only for writes that cannot fail once queued; never to delete and then
+        rebuild a value (build it in a temporary key and RENAME it in Lua instead).
+        """
         return self._client.write(Batch(tuple(calls), idempotent=idempotent, transaction=True))
 
     # -- shared behaviour --------------------------------------------------
