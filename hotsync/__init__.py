@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ._retry import RetryPolicy
 from .client import HotClient, configure, default_client, transaction
+from .collections import Counter, DefaultDict, Dict, Float, Int, MultiSet
 from .exceptions import (
     ConfigConflictError,
     Empty,
@@ -33,6 +34,12 @@ __all__ = [
     "RetryPolicy",
     "Lock",
     "RLock",
+    "Dict",
+    "DefaultDict",
+    "Counter",
+    "MultiSet",
+    "Int",
+    "Float",
     "HotsyncError",
     "LockError",
     "LockNotOwnedError",

@@ -295,21 +295,21 @@ local function fmt_float(x) -- Python's repr: shortest text that reads back as x
   return sign .. string.sub(digits, 1, exp + 1) .. '.' .. string.sub(digits, exp + 2)
 end
 
-local function read(text, which) -- ('i', int) | ('f', double); error when not a number
+local function read(text) -- ('i', int or nil when too long) | ('f', double) | nil
   local i = parse_int(text)
   if i then return 'i', i end
   if i == false then return 'i', nil end
   local f = not string.find(text, '[xX]') and tonumber(text)
-  if not f then error({err = 'NAN ' .. which}) end
-  return 'f', f
+  if f then return 'f', f end
+  return nil
 end
 
 local stored = redis.call('GET', number) or '0'
 if source then operand = redis.call('GET', source) or '0' end
-local ok, ta, a = pcall(read, stored, 'value')
-if not ok then return ta end
-local ok2, tb, b = pcall(read, operand, 'operand')
-if not ok2 then return tb end
+local ta, a = read(stored)
+if not ta then return redis.error_reply('NAN value') end
+local tb, b = read(operand)
+if not tb then return redis.error_reply('NAN operand') end
 
 local kind, result, err = 'i', nil, nil
 if ta == 'i' and tb == 'i' and op ~= 'truediv' and not (op == 'pow' and b and b.neg) then

@@ -2,4 +2,8 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .counter import Counter, MultiSet
+from .dict import DefaultDict, Dict
+from .number import Float, Int
+
+__all__: list[str] = ["Dict", "DefaultDict", "Counter", "MultiSet", "Int", "Float"]
