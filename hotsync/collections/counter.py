@@ -87,6 +87,13 @@ class Counter(Dict):
           (``collections.Counter`` raises ``KeyError`` there).
         * Those of :class:`~hotsync.Dict` (order, transactions, views).
 
+    Two Counters:
+        ``update``/``subtract`` and ``+= -= |= &=`` with another Counter on
+        the same client (and, on a cluster, the same slot) and codec run as one
+        script reading it inside Redis: atomic over both keys.  Otherwise the
+        other is read first (one round trip).  ``+ - | &`` and comparisons
+        read both in one MULTI/EXEC when colocated.
+
     Example::
 
         seen = Counter(key="crawler:status")
@@ -220,7 +227,12 @@ class Counter(Dict):
     def _raise_count_error(self, exc: rx.ResponseError) -> None:
         msg = str(exc)
         field = msg.split(" ", 1)[1] if msg.startswith(("OVERFLOW ", "NOTINT ")) else None
-        what = "a count" if field is None else f"the count of {self._fdec(field.encode())!r}"
+        what = "a count"
+        if field is not None:
+            try:
+                what = f"the count of {self._fdec(field.encode())!r}"
+            except Exception:  # noqa: BLE001 - a field another client wrote: show it raw
+                what = f"the count of field {field!r}"
         if "overflow" in msg.lower() or "out of range" in msg:
             raise OverflowError(
                 f"{what} of Counter {self.key!r} would leave the signed 64-bit range; nothing was changed"

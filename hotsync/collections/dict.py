@@ -88,10 +88,20 @@ class Dict(Collection, MutableMapping):
         * Keys and values must be encodable by the codec (``TypeError`` before
           anything is written otherwise); with JSON, tuples come back as lists,
           so tuple keys are refused.
+        * ``list(d)`` asks ``len(d)`` first (Python preallocates): two round
+          trips; ``d.copy()``, ``.value`` or a ``for`` loop take one.
         * Inside :func:`~hotsync.transaction`, write methods are queued and
           return ``None``: ``pop``/``popitem``/``setdefault`` cannot return
           their value and ``del d[k]``/``pop(k)`` do not raise ``KeyError``
           for a missing key.  Reads raise :class:`~hotsync.TransactionError`.
+
+    Two Dicts:
+        ``d.update(other)`` / ``d |= other`` with ``other`` a Dict on the same
+        client (and, on a cluster, the same slot) and the same codec runs as
+        one script inside Redis (``dict_merge.lua``): atomic over both keys.
+        Otherwise ``other`` is read in one round trip, then written: each
+        step atomic, the pair not.  ``d | other`` and ``d == other`` read both
+        (one MULTI/EXEC when colocated) and return plain values.
 
     Example::
 

@@ -121,8 +121,8 @@ class _Number(Collection):
             else:
                 other = other.value
         if not isinstance(other, _Number):
-            if isinstance(other, int):
-                theirs, text = "i", b"%d" % other
+            if isinstance(other, numbers.Integral):
+                theirs, text = "i", b"%d" % int(other)
             elif isinstance(other, float):
                 theirs, text = "f", float.__repr__(other).encode()
             else:
@@ -398,6 +398,13 @@ class Int(_Number, numbers.Integral):
           operands raise ``TypeError`` instead of silently rebinding to a
           local value.  Inside :func:`~hotsync.transaction` they are queued;
           errors (overflow...) then surface at the end of the block.
+
+    Two hotsync numbers:
+        ``x += y`` (any in-place operator) with ``y`` an Int/Float on the same
+        client (and, on a cluster, the same slot) runs as one script reading
+        ``y`` inside Redis: atomic over both keys.  Otherwise ``y`` is read
+        first, then applied: each step atomic, the pair not.  ``x + y`` and
+        comparisons read both values in one MULTI/EXEC when colocated.
 
     Example::
 

@@ -83,6 +83,20 @@ def test_values_keep_their_types_through_the_json_codec(client, raw):
     assert d["int"] == 3
 
 
+@pytest.mark.parametrize("value", [1, True, None, [1]], ids=repr)
+def test_round_trip_of_a_python_value_keeps_its_type(client, value):
+    d = Dict({"v": value}, client=client)
+    back = Dict(key=d.key, client=client)["v"]
+    assert back == value and type(back) is type(value)
+
+
+def test_bytes_are_refused_by_json_and_round_trip_with_the_pickle_codec(client):
+    with pytest.raises(TypeError):
+        Dict({"b": b"\xff"}, client=client)
+    d = Dict({"b": b"\xff"}, client=client, codec="pickle")
+    assert d["b"] == b"\xff"
+
+
 def test_keys_keep_their_types_and_equal_numbers_are_one_key(client):
     d = Dict({1: "int", "1": "str", None: "none"}, client=client)
     assert d == {1: "int", "1": "str", None: "none"}
