@@ -1,12 +1,13 @@
 """Counter (alias MultiSet): ``collections.Counter`` on a Redis hash of integers.
 
-Keys (``K`` is the object's main key; nothing else is created):
+Keys (``K`` is the object's main key):
 
 ====================  =======  ==============================================
 key                   type     contents
 ====================  =======  ==============================================
 ``K``                 hash     codec(element) -> count as decimal text
                                (signed 64-bit, so ``HINCRBY`` works on it)
+``{K}:tmp``           hash     transient, inside ``dict_replace.lua`` only
 ====================  =======  ==============================================
 
 Scripts: ``lua/counter_add.lua`` (multi-element ``update``/``subtract``, ``+=``,

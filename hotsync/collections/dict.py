@@ -1,11 +1,14 @@
 """Dict and DefaultDict: ``dict`` and ``collections.defaultdict`` on a Redis hash.
 
-Keys (``K`` is the object's main key; nothing else is created):
+Keys (``K`` is the object's main key):
 
 ====================  =======  ==============================================
 key                   type     contents
 ====================  =======  ==============================================
 ``K``                 hash     codec(key) -> codec(value); deleted when empty
+``{K}:tmp``           hash     transient: a replacement being built inside
+                               ``dict_replace.lua``, renamed onto ``K`` by the
+                               same script (never visible outside it)
 ====================  =======  ==============================================
 
 Both keys and values go through the object's codec (JSON by default), so
@@ -26,6 +29,7 @@ import collections
 from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, MutableMapping, ValuesView
 from typing import Any
 
+from .._keys import aux
 from .._ops import Cmd, Eval
 from .._scripts import script
 from ..client import HotClient
@@ -207,7 +211,7 @@ class Dict(Collection, MutableMapping):
     @value.setter
     def value(self, new: Any) -> None:
         flat = self._encode_items(self._plain(new))
-        self._eval_write(_REPLACE, (self._main,), flat)
+        self._eval_write(_REPLACE, (self._main, aux(self._main, "tmp")), flat)
 
     # -- mapping protocol -------------------------------------------------------------
 

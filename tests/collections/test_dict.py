@@ -131,6 +131,22 @@ def test_value_assignment_replaces_and_value_is_a_plain_copy(client):
     assert len(d) == 0
 
 
+def test_replacing_leaves_no_key_but_the_hash_and_its_scratch_key_shares_the_slot(client, raw):
+    from redis.crc import key_slot
+
+    from hotsync._keys import aux
+
+    d = Dict({"a": 1}, key="only", client=client)
+    d.value = {f"k{i}": i for i in range(1200)}
+    Counter_like = Dict({"x": 1}, key="only", client=client)
+    assert Counter_like == {"x": 1}
+    assert sorted(raw.keys(client.key_prefix + "*") + raw.keys("{" + client.key_prefix + "*")) == [
+        (client.key_prefix + "only").encode()
+    ]
+    main = client.key_prefix + "only"
+    assert key_slot(aux(main, "tmp").encode()) == key_slot(main.encode())
+
+
 def test_replacing_with_many_items_is_one_script(client):
     d = Dict(client=client)
     big = {f"k{i}": i for i in range(2500)}
