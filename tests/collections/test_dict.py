@@ -138,8 +138,8 @@ def test_replacing_leaves_no_key_but_the_hash_and_its_scratch_key_shares_the_slo
 
     d = Dict({"a": 1}, key="only", client=client)
     d.value = {f"k{i}": i for i in range(1200)}
-    Counter_like = Dict({"x": 1}, key="only", client=client)
-    assert Counter_like == {"x": 1}
+    again = Dict({"x": 1}, key="only", client=client)
+    assert again == {"x": 1}
     assert sorted(raw.keys(client.key_prefix + "*") + raw.keys("{" + client.key_prefix + "*")) == [
         (client.key_prefix + "only").encode()
     ]
