@@ -26,6 +26,7 @@ from another Dict, server-side).
 from __future__ import annotations
 
 import collections
+import json
 from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, MutableMapping, ValuesView
 from typing import Any
 
@@ -33,7 +34,7 @@ from .._keys import aux
 from .._ops import Cmd, Eval
 from .._scripts import script
 from ..client import HotClient
-from ..codecs import Codec
+from ..codecs import Codec, JsonCodec
 from ._base import CHUNK, Collection
 from ._cross import colocated, raise_reply_error, read_together
 
@@ -46,6 +47,7 @@ _POPITEM = script("dict_popitem")
 _MERGE = script("dict_merge")
 
 _MISSING = object()
+_json_str = json.encoder.encode_basestring  # what JsonCodec (ensure_ascii=False) does for a str
 
 
 def hash_pairs(reply: Any) -> list[tuple[bytes, bytes]]:
@@ -122,6 +124,8 @@ class Dict(Collection, MutableMapping):
         """Encode a key as a hash field (``TypeError`` if it cannot round-trip)."""
         t = type(key)
         if t is str or t is int or key is None:
+            if type(self._codec) is JsonCodec:  # the common case, byte-identical and faster
+                return _json_str(key).encode() if t is str else b"null" if key is None else b"%d" % key
             return self._codec.dumps(key)
         if t is bool:
             return self._codec.dumps(int(key))
@@ -153,6 +157,12 @@ class Dict(Collection, MutableMapping):
         return self._codec.loads(data)
 
     def _venc(self, value: Any) -> bytes:
+        if type(self._codec) is JsonCodec:  # byte-identical fast paths of the default codec
+            t = type(value)
+            if t is str:
+                return _json_str(value).encode()
+            if t is int:
+                return b"%d" % value
         return self._codec.dumps(value)
 
     def _vdec(self, data: bytes) -> Any:

@@ -7,7 +7,7 @@ import contextlib
 import uuid
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
@@ -95,6 +95,17 @@ def test_bytes_are_refused_by_json_and_round_trip_with_the_pickle_codec(client):
         Dict({"b": b"\xff"}, client=client)
     d = Dict({"b": b"\xff"}, client=client, codec="pickle")
     assert d["b"] == b"\xff"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(x=st.one_of(st.text(), st.integers(), st.none(), st.booleans(), st.floats()))
+def test_fast_encoding_paths_write_exactly_what_the_json_codec_writes(x):
+    from hotsync.codecs import JsonCodec
+
+    d = Dict(key="enc", client=unconnected_client())
+    assert d._venc(x) == JsonCodec().dumps(x)
+    if not isinstance(x, (bool, float)):
+        assert d._fenc(x) == JsonCodec().dumps(x)
 
 
 def test_keys_keep_their_types_and_equal_numbers_are_one_key(client):
