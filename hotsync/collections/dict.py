@@ -15,7 +15,9 @@ Both keys and values go through the object's codec (JSON by default), so
 ``Dict({1: [2]})`` gives back ``{1: [2]}`` with its types; numbers are stored as
 plain decimal text, so ``HINCRBY`` still works on them.  Numeric keys are
 normalized as Python's ``dict`` would match them: ``True``, ``1`` and ``1.0``
-are the one field ``1``.
+are the one field ``1``.  With JSON a str key ``a`` is the field ``"a"``
+(quotes included: ``HGET K '"a"'`` from another client); ``codec="str"``
+stores bare text instead, at the price of every value coming back as ``str``.
 
 Scripts: ``lua/dict_replace.lua`` (``initial``, ``.value =``),
 ``dict_setdefault.lua`` (``setdefault``, ``DefaultDict`` misses),
