@@ -1,7 +1,9 @@
 """Dict / Counter / Int: common operations vs the raw redis-py command, ops per second.
 
 One client, one connection, operations back to back (latency-bound: each is
-one round trip).  Pairs, interleaved per rep on the same server:
+one round trip).  The two sides of each pair run in alternating turns of 100
+operations inside one run (so load from other processes hits both alike), and
+runs are repeated ``--reps`` times:
 
 * ``dict_set``:  ``d[k] = v`` (``HSET``; key and value JSON-encoded)  vs ``r.hset(key, k, v)``;
 * ``dict_get``:  ``d[k]`` (``HGET`` + decode)                         vs ``r.hget(key, k)``;
@@ -29,29 +31,55 @@ import hotsync
 FIELDS = 64
 
 
-def _measure(url: str, ops: int, setup: Callable[[], Callable[[int], Any]], check: Callable[[], bool]) -> dict[str, Any]:
-    op = setup()
-    for i in range(50):  # warm up: connection, script cache, code paths
-        op(i)
+CHUNK = 100  # ops per turn: the two sides alternate in turns, so machine drift hits both alike
+
+
+def _commands_per_op(url: str, op: Callable[[int], Any], n: int = 200) -> float:
     r = raw_client(url)
     reset_stats(r)
-    with RoundTrips() as rt:
-        cpu0 = time.process_time()
-        t0 = time.perf_counter()
-        for i in range(ops):
-            op(i)
-        wall = time.perf_counter() - t0
-        cpu = time.process_time() - cpu0
+    for i in range(n):
+        op(i)
     cmds = server_commands(r)
-    workload = sum(v for k, v in cmds.items() if k not in ("info", "config|resetstat", "config"))
     r.close()
-    return {
-        "ops_s": ops / wall,
-        "rtt_op": rt.count / ops,
-        "cmds_op": workload / ops,
-        "cpu_us": cpu / ops * 1e6,
-        "correct": check(),
-    }
+    return sum(v for k, v in cmds.items() if k not in ("info", "config|resetstat", "config")) / n
+
+
+def _measure_pair(
+    url: str,
+    ops: int,
+    hot_setup: Callable[[], Callable[[int], Any]],
+    raw_setup: Callable[[], Callable[[int], Any]],
+    check: Callable[[], bool],
+) -> dict[str, Any]:
+    """Run both sides in alternating turns of CHUNK ops; per-side wall, CPU and round trips."""
+    sides = {"hotsync": hot_setup(), "raw": raw_setup()}
+    for op in sides.values():  # warm up: connection, script cache, code paths
+        for i in range(50):
+            op(i)
+    wall = dict.fromkeys(sides, 0.0)
+    cpu = dict.fromkeys(sides, 0.0)
+    trips = dict.fromkeys(sides, 0)
+    for turn in range(ops // CHUNK):
+        order = list(sides) if turn % 2 == 0 else list(reversed(sides))
+        for name in order:
+            op = sides[name]
+            base = turn * CHUNK
+            with RoundTrips() as rt:
+                c0, t0 = time.process_time(), time.perf_counter()
+                for i in range(base, base + CHUNK):
+                    op(i)
+                wall[name] += time.perf_counter() - t0
+                cpu[name] += time.process_time() - c0
+            trips[name] += rt.count
+    done = ops // CHUNK * CHUNK
+    result: dict[str, Any] = {"correct": check()}
+    for name, op in sides.items():
+        result[f"{name}_ops_s"] = done / wall[name]
+        result[f"{name}_rtt_op"] = trips[name] / done
+        result[f"{name}_cpu_us"] = cpu[name] / done * 1e6
+        result[f"{name}_cmds_op"] = _commands_per_op(url, op)
+    result["ratio"] = result["hotsync_ops_s"] / result["raw_ops_s"]
+    return result
 
 
 def workloads(url: str, ops: int) -> dict[str, Callable[[], dict[str, Any]]]:
@@ -106,27 +134,26 @@ def workloads(url: str, ops: int) -> dict[str, Callable[[], dict[str, Any]]]:
         key = fresh("ri")
         return lambda i: raw.incrby(key, 1)
 
-    total = ops + 50
-
-    def counted(key: str, prefixed: bool) -> Callable[[], bool]:
+    def counted(hot_key: str, raw_key: str) -> Callable[[], bool]:
         def check() -> bool:
-            vals = raw.hvals(f"bench:{key}" if prefixed else key)
-            return sum(int(v) for v in vals) == total
+            def total(key: str) -> int:
+                return sum(int(v) for v in raw.hvals(key))
+
+            return total(hot_key) == total(raw_key) == ops // CHUNK * CHUNK + 50
 
         return check
 
-    def int_done(key: str) -> Callable[[], bool]:
-        return lambda: int(raw.get(key) or 0) == total
+    def ints_done() -> bool:
+        return int(raw.get("bench:hi") or 0) == int(raw.get("ri") or 0) == ops // CHUNK * CHUNK + 50
+
+    def same_fields() -> bool:
+        return raw.hgetall("bench:hs") == raw.hgetall("rs") and raw.hlen("rs") == FIELDS
 
     return {
-        "dict_set/hotsync": lambda: _measure(url, ops, hot_dict_set, lambda: raw.hlen("bench:hs") == FIELDS),
-        "dict_set/raw": lambda: _measure(url, ops, raw_dict_set, lambda: raw.hlen("rs") == FIELDS),
-        "dict_get/hotsync": lambda: _measure(url, ops, hot_dict_get, lambda: True),
-        "dict_get/raw": lambda: _measure(url, ops, raw_dict_get, lambda: True),
-        "counter_update/hotsync": lambda: _measure(url, ops, hot_counter, counted("hc", True)),
-        "counter_update/raw": lambda: _measure(url, ops, raw_counter, counted("rc", False)),
-        "int_iadd/hotsync": lambda: _measure(url, ops, hot_int, int_done("bench:hi")),
-        "int_iadd/raw": lambda: _measure(url, ops, raw_int, int_done("ri")),
+        "dict_set": lambda: _measure_pair(url, ops, hot_dict_set, raw_dict_set, same_fields),
+        "dict_get": lambda: _measure_pair(url, ops, hot_dict_get, raw_dict_get, lambda: True),
+        "counter_update": lambda: _measure_pair(url, ops, hot_counter, raw_counter, counted("bench:hc", "rc")),
+        "int_iadd": lambda: _measure_pair(url, ops, hot_int, raw_int, ints_done),
     }
 
 
@@ -147,20 +174,23 @@ def main() -> None:
         print(header(f"Dict / Counter / Int vs raw redis-py ({ops} sequential ops per run, 1 connection)", url))
         rows = []
         for name, (hot_how, raw_how) in HOW.items():
-            hot, ref = results[f"{name}/hotsync"], results[f"{name}/raw"]
-            h_med, h_lo, h_hi = summarize([x["ops_s"] for x in hot])
-            r_med, r_lo, r_hi = summarize([x["ops_s"] for x in ref])
+            res = results[name]
+
+            def med(field: str) -> float:
+                return summarize([x[field] for x in res])[0]
+
+            h_med, h_lo, h_hi = summarize([x["hotsync_ops_s"] for x in res])
+            r_med, r_lo, r_hi = summarize([x["raw_ops_s"] for x in res])
+            q_med, q_lo, q_hi = summarize([x["ratio"] for x in res])
             rows.append([
                 f"`{name}`", hot_how, h_med, f"{h_lo:,.0f}–{h_hi:,.0f}", raw_how, r_med, f"{r_lo:,.0f}–{r_hi:,.0f}",
-                h_med / r_med,
-                summarize([x["rtt_op"] for x in hot])[0], summarize([x["rtt_op"] for x in ref])[0],
-                summarize([x["cmds_op"] for x in hot])[0], summarize([x["cmds_op"] for x in ref])[0],
-                summarize([x["cpu_us"] for x in hot])[0], summarize([x["cpu_us"] for x in ref])[0],
-                "yes" if all(x["correct"] for x in hot + ref) else "NO",
+                q_med, f"{q_lo:.2f}–{q_hi:.2f}", med("hotsync_rtt_op"), med("raw_rtt_op"),
+                med("hotsync_cmds_op"), med("raw_cmds_op"), med("hotsync_cpu_us"), med("raw_cpu_us"),
+                "yes" if all(x["correct"] for x in res) else "NO",
             ])
         print(table(
-            ["workload", "hotsync", "ops/s (median)", "range", "raw redis-py", "ops/s (median)", "range", "× raw",
-             "RTT/op hotsync", "RTT/op raw", "server cmds/op hotsync", "server cmds/op raw",
+            ["workload", "hotsync", "ops/s (median)", "range", "raw redis-py", "ops/s (median)", "range",
+             "× raw", "× raw range", "RTT/op hotsync", "RTT/op raw", "server cmds/op hotsync", "server cmds/op raw",
              "client CPU µs/op hotsync", "client CPU µs/op raw", "correct"],
             rows,
         ))

@@ -62,6 +62,9 @@ def unconnected_client():
     return hotsync.HotClient(port=1, retry=hotsync.RetryPolicy(budget=0), metrics=False, socket_connect_timeout=0.2)
 
 
+OFFLINE = unconnected_client()
+
+
 # -- construction, value, round trips ------------------------------------------------------------
 
 
@@ -97,15 +100,34 @@ def test_bytes_are_refused_by_json_and_round_trip_with_the_pickle_codec(client):
     assert d["b"] == b"\xff"
 
 
+JSONABLE = st.recursive(
+    st.one_of(st.text(), st.integers(), st.none(), st.booleans(), st.floats()),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+    max_leaves=6,
+)
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
-@given(x=st.one_of(st.text(), st.integers(), st.none(), st.booleans(), st.floats()))
-def test_fast_encoding_paths_write_exactly_what_the_json_codec_writes(x):
+@given(x=JSONABLE)
+def test_fast_json_paths_write_and_read_exactly_what_the_json_codec_does(x):
     from hotsync.codecs import JsonCodec
 
-    d = Dict(key="enc", client=unconnected_client())
-    assert d._venc(x) == JsonCodec().dumps(x)
-    if not isinstance(x, (bool, float)):
-        assert d._fenc(x) == JsonCodec().dumps(x)
+    codec = JsonCodec()
+    d = Dict(key="enc", client=OFFLINE)
+    assert d._venc(x) == codec.dumps(x)
+    if not isinstance(x, (bool, float, list, dict)):
+        assert d._fenc(x) == codec.dumps(x)
+    data = codec.dumps(x)
+    back, expected = d._vdec(data), codec.loads(data)
+    assert repr(back) == repr(expected) and type(back) is type(expected)
+    for raw_text in (b"007", b"1_0", b"\xef\xbb\xbf1", "1".encode("utf-16"), b" 12 "):
+        try:
+            expected = codec.loads(raw_text)
+        except ValueError as exc:
+            with pytest.raises(type(exc)):
+                d._vdec(raw_text)
+        else:
+            assert d._vdec(raw_text) == expected
 
 
 def test_keys_keep_their_types_and_equal_numbers_are_one_key(client):
