@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ._retry import RetryPolicy
 from .client import HotClient, configure, default_client, transaction
-from .collections import ImmutableString, List, Set, String
+from .collections import Counter, DefaultDict, Dict, Float, ImmutableString, Int, List, MultiSet, Set, String
 from .exceptions import (
     ConfigConflictError,
     Empty,
@@ -38,6 +38,12 @@ __all__ = [
     "Set",
     "String",
     "ImmutableString",
+    "Dict",
+    "DefaultDict",
+    "Counter",
+    "MultiSet",
+    "Int",
+    "Float",
     "HotsyncError",
     "LockError",
     "LockNotOwnedError",
