@@ -272,7 +272,10 @@ class HotClient:
         try:
             return self.retry.call(once, idempotent=idempotent, key=key, on_retry=self._count_retry)
         except rx.ResponseError as exc:
-            raise _translate(exc, key, script.name) from exc
+            translated = _translate(exc, key, script.name)
+            if translated is exc:
+                raise
+            raise translated from exc
 
     def command(self, *args: Any, key: str | None = None, idempotent: bool = True, block: float = 0.0) -> Any:
         """Run one native command under the retry policy; ``block``: server-side wait."""
@@ -285,7 +288,10 @@ class HotClient:
                 on_retry=self._count_retry,
             )
         except rx.ResponseError as exc:
-            raise _translate(exc, key, str(args[0])) from exc
+            translated = _translate(exc, key, str(args[0]))
+            if translated is exc:
+                raise
+            raise translated from exc
 
     def perform(self, call: Call) -> Any:
         """Run one call yielded by an operation generator."""

@@ -43,14 +43,14 @@ class JsonCodec:
     def dumps(self, value: Any) -> bytes:
         try:
             return self._enc.encode(value).encode()
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError) as exc:  # incl. UnicodeEncodeError (lone surrogates)
             raise TypeError(
                 f"cannot encode {type(value).__name__} value as JSON: {exc} "
                 "(use codec='pickle' or a custom codec for other types)"
             ) from None
 
     def loads(self, data: bytes) -> Any:
-        return json.loads(data)
+        return json.loads(data.decode())  # always UTF-8: skips json's encoding detection
 
 
 class StrCodec:

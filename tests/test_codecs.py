@@ -54,3 +54,8 @@ def test_custom_codec_objects_and_bad_names():
         get_codec("yaml")
     with pytest.raises(TypeError):
         get_codec(42)
+
+
+def test_json_strings_that_utf8_cannot_encode_raise_type_error():
+    with pytest.raises(TypeError, match="cannot encode"):
+        get_codec("json").dumps("lone \ud800 surrogate")

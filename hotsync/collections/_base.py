@@ -17,13 +17,20 @@ from .._ops import Batch, Call, Cmd, Eval
 from .._scripts import Script
 from ..client import HotClient, default_client
 from ..codecs import Codec, get_codec
-from ..exceptions import WrongTypeError
 
-__all__ = ["Collection", "CHUNK"]
+__all__ = ["Collection", "CHUNK", "raise_errors"]
 
 #: Most values sent in one command or unpacked in Lua at a time (Lua's stack
 #: limit is ~8,000; Redis arguments are not unbounded either).
 CHUNK = 1000
+
+
+def raise_errors(replies: list[Any]) -> list[Any]:
+    """Raise the first error reply of a batch (the client already translated it); else return the replies."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
 
 
 class Collection:
@@ -79,25 +86,18 @@ class Collection:
 
     def _read_many(self, *calls: Cmd) -> list[Any]:
         """Several reads in one MULTI/EXEC: one round trip, one instant."""
-        replies = self._client.read(Batch(calls, transaction=True))
-        for reply in replies:
-            if isinstance(reply, Exception):  # EXEC reports errors per command, untranslated
-                if "WRONGTYPE" in str(reply):
-                    raise WrongTypeError(
-                        f"key {self._main!r} holds a Redis type that {type(self).__name__} cannot use: {reply}",
-                        key=self._main,
-                    )
-                raise reply
-        return replies
+        return raise_errors(self._client.read(Batch(calls, transaction=True)))
 
     def _atomic(self, calls: Iterable[Call], *, idempotent: bool = True) -> Any:
-        """Several writes applied together (MULTI/EXEC).
+        """Several writes applied together (MULTI/EXEC); an error reply inside EXEC is raised.
 
         EXEC does not stop at a failing command: the others still apply.  Use it
         only for writes that cannot fail once queued; never to delete and then
         rebuild a value (build it in a temporary key and RENAME it in Lua instead).
+        Inside ``transaction()`` the calls join it and None is returned.
         """
-        return self._client.write(Batch(tuple(calls), idempotent=idempotent, transaction=True))
+        replies = self._client.write(Batch(tuple(calls), idempotent=idempotent, transaction=True))
+        return None if replies is None else raise_errors(replies)
 
     # -- shared behaviour --------------------------------------------------
 

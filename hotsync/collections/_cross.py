@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis import exceptions as rx
 from redis.crc import key_slot
 
 from .._ops import Batch, Cmd
-from ..exceptions import WrongTypeError
-from ._base import Collection
+from ._base import Collection, raise_errors
 
-__all__ = ["colocated", "read_together", "raise_reply_error"]
+__all__ = ["colocated", "read_together"]
 
 
 def colocated(a: Collection, b: Collection) -> bool:
@@ -30,19 +28,9 @@ def colocated(a: Collection, b: Collection) -> bool:
     return True
 
 
-def raise_reply_error(reply: Any, key: str, what: str) -> None:
-    """Raise a pipelined error reply as hotsync would raise it for a single command."""
-    if isinstance(reply, Exception):
-        if isinstance(reply, rx.ResponseError) and "WRONGTYPE" in str(reply):
-            raise WrongTypeError(f"key {key!r} holds a Redis type that {what} cannot use: {reply}", key=key)
-        raise reply
-
-
 def read_together(a: Collection, a_cmd: tuple[Any, ...], b: Collection, b_cmd: tuple[Any, ...]) -> tuple[Any, Any]:
     """Raw replies of one read on ``a`` and one on ``b``: one consistent round trip when colocated."""
     if colocated(a, b):
-        replies = a.client.read(Batch((Cmd(a_cmd), Cmd(b_cmd)), transaction=True))
-        raise_reply_error(replies[0], a._main, str(a_cmd[0]))
-        raise_reply_error(replies[1], b._main, str(b_cmd[0]))
+        replies = raise_errors(a.client.read(Batch((Cmd(a_cmd), Cmd(b_cmd)), transaction=True)))
         return replies[0], replies[1]
     return a.client.read(Cmd(a_cmd)), b.client.read(Cmd(b_cmd))

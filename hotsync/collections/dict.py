@@ -38,7 +38,7 @@ from .._scripts import script
 from ..client import HotClient
 from ..codecs import Codec, JsonCodec
 from ._base import CHUNK, Collection
-from ._cross import colocated, raise_reply_error, read_together
+from ._cross import colocated, read_together
 
 __all__ = ["Dict", "DefaultDict"]
 
@@ -227,13 +227,7 @@ class Dict(Collection, MutableMapping):
         if len(flat) <= CHUNK:
             self._client.write(Cmd(("HSET", self._main, *flat)))
             return
-        self._atomic_checked([Cmd(("HSET", self._main, *flat[i : i + CHUNK])) for i in range(0, len(flat), CHUNK)])
-
-    def _atomic_checked(self, calls: list[Any]) -> None:
-        """MULTI/EXEC of ``calls``; an error reply inside EXEC is raised (translated), not dropped."""
-        replies = self._atomic(calls)
-        for reply in replies or ():
-            raise_reply_error(reply, self._main, "HSET")
+        self._atomic([Cmd(("HSET", self._main, *flat[i : i + CHUNK])) for i in range(0, len(flat), CHUNK)])
 
     # -- value ------------------------------------------------------------------
 
@@ -362,7 +356,7 @@ class Dict(Collection, MutableMapping):
             merge = Eval(_MERGE, (self._main, args[0]._main), ())
             if kwargs:
                 flat = self._encode_items(kwargs)
-                self._atomic_checked([merge, Cmd(("HSET", self._main, *flat))])
+                self._atomic([merge, Cmd(("HSET", self._main, *flat))])
             else:
                 self._client.write(merge)
             return
