@@ -22,6 +22,7 @@ from .exceptions import (
     WrongTypeError,
 )
 from .lock import Lock, RLock
+from .queue import DeadLetter, LifoQueue, LifoSetQueue, Message, PriorityQueue, Queue, SetQueue
 
 __version__ = "0.1.0"
 
@@ -33,6 +34,13 @@ __all__ = [
     "RetryPolicy",
     "Lock",
     "RLock",
+    "Queue",
+    "LifoQueue",
+    "PriorityQueue",
+    "SetQueue",
+    "LifoSetQueue",
+    "Message",
+    "DeadLetter",
     "HotsyncError",
     "LockError",
     "LockNotOwnedError",
