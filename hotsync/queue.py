@@ -502,7 +502,9 @@ class _QueueBase:
                     lease.active = False
                     c.lease = None
                     self._requeue_all(c.inflight, c.id)
-            return int(reply[0]) == 1
+                    return True
+                # not registered while holding messages: they were reaped (we stalled past the lease)
+                return int(reply[0]) == 1 or not c.held
 
         def lost(reason: str) -> None:
             with c.lock:

@@ -5,17 +5,18 @@
 -- ARGV[1] consumer   this consumer's id
 -- ARGV[2] lease      lease in ms
 --
--- Returns {1 renewed | 0 this consumer was already reaped, dead consumer ids...}
--- (at most 10 dead ids per call).
+-- Returns {1 renewed | 0 it was not registered (never, or reaped: its in-flight list
+-- was taken back), dead consumer ids...} (at most 10 dead ids per call).  Registers
+-- the consumer in both cases ('' only reports the dead).
 local consumers = KEYS[1]
 local consumer, lease = ARGV[1], tonumber(ARGV[2])
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local alive = 0
-if redis.call('ZSCORE', consumers, consumer) then
+if consumer ~= '' then
+  if redis.call('ZSCORE', consumers, consumer) then alive = 1 end
   redis.call('ZADD', consumers, now + lease, consumer)
-  alive = 1
 end
 local dead = redis.call('ZRANGEBYSCORE', consumers, '-inf', now, 'LIMIT', 0, 10)
 table.insert(dead, 1, alive)
