@@ -20,8 +20,9 @@ Keys (``K`` is the main key; every other key shares its cluster slot):
 key                        type    contents / lifetime
 =========================  ======  ==================================================
 ``K``                      list /  waiting items.  Lists hold envelopes
-                           zset    ``id|deliveries||payload``; a list holding no item
-                                   may hold wake markers (``''``, TTL 60 s).
+                           zset    ``id|deliveries||payload``, and wake markers
+                                   (``''``) at its right end after a delayed put or
+                                   a shutdown, until a getter pops them.
                                    PriorityQueue members ``seq|deliveries|prio|payload``
                                    scored by priority; set queues: the payload scored
                                    by (-)sequence.
@@ -29,7 +30,9 @@ key                        type    contents / lifetime
                                    ``shutdown``, ``unfinished``, ``seq``.  The one key
                                    an idle queue keeps (its configuration).
 ``{K}:delayed``            zset    items put with ``delay=`` -> due time (ms)
-``{K}:waiters``            zset    blocked getters -> end of their wait; TTL
+``{K}:getters``            zset    list queues: getter objects -> registration expiry
+                                   (a wake marker is pushed for each); TTL
+``{K}:waiters``            zset    zset queues: blocked getters -> end of their wait; TTL
 ``{K}:ready``              list    wake-ups for blocked getters of zset queues; TTL
 ``{K}:putters``            zset    putters waiting for space -> deadline; TTL
 ``{K}:space``              list    wake-ups for putters; TTL
@@ -67,6 +70,8 @@ from ._renewal import Lease, process_token, scheduler
 from ._scripts import script
 from .client import HotClient, default_client
 from .codecs import Codec, get_codec
+from redis.exceptions import NoScriptError
+
 from .exceptions import ConfigConflictError, Empty, Full, OutcomeUnknownError, ScriptReplyError, ShutDown
 
 __all__ = ["Queue", "LifoQueue", "PriorityQueue", "SetQueue", "LifoSetQueue", "Message", "DeadLetter"]
@@ -95,6 +100,11 @@ def _seconds(value: float) -> str:
     return f"{max(value, 0.001):.3f}"
 
 
+def _evalsha(script: Any, keys: tuple[str, ...], args: tuple[Any, ...]) -> Cmd:
+    """A script call for a pipeline, by SHA (a Batch would send the whole body)."""
+    return Cmd(("EVALSHA", script.sha, len(keys), *keys, *args))
+
+
 def _check_timeout(timeout: Any) -> None:
     """The stdlib's check, same comparison and message (TypeError for non-numbers)."""
     if timeout < 0:
@@ -120,6 +130,7 @@ class _Consumer:
     held: set[bytes] = field(default_factory=set)
     orphans: list[bytes] = field(default_factory=list)
     reserving: int = 0
+    registered: bool = False
     lease: Lease | None = None
 
 
@@ -169,6 +180,10 @@ class _QueueBase:
         self._meta, self._delayed, self._waiters, self._ready = k("meta"), k("delayed"), k("waiters"), k("ready")
         self._putters, self._space, self._joiners, self._joined = k("putters"), k("space"), k("joiners"), k("joined")
         self._consumers_key, self._dead, self._attempts = k("consumers"), k("dead"), k("attempts")
+        # list queues: getter objects registered for wake-ups; zset queues: blocked getters
+        self._getters = self._waiters if self._zset else k("getters")
+        self._getter_id = f"{process_token()}:{self._token}"
+        self._getter_until = 0.0
         self._guard_ms = int(max(60.0, 2 * self._client.retry.budget) * 1000)
         m = self._client.metrics
         label = m.name(self.key)
@@ -251,9 +266,9 @@ class _QueueBase:
         if self._zset:
             keys = (self._main, self._meta, self._delayed, guard, self._putters, self._waiters, self._ready,
                     self._attempts)
-            return Eval(_ZPUT, keys, (*head, self._mode, *argv), idempotent=bool(req))
-        keys = (self._main, self._meta, self._delayed, guard, self._putters, self._waiters)
-        return Eval(_PUT, keys, (*head, *argv), idempotent=bool(req))
+            return Eval(_ZPUT, keys, (*head, self._mode, *argv), idempotent=req.startswith("?"))
+        keys = (self._main, self._meta, self._delayed, guard, self._putters, self._getters)
+        return Eval(_PUT, keys, (*head, *argv), idempotent=req.startswith("?"))
 
     def _put_ops(self, argv: list[Any], block: bool, timeout: float | None, delay_ms: int) -> Ops:
         guard, req = self._producer()
@@ -261,7 +276,12 @@ class _QueueBase:
         deadline = Deadline(timeout if block else 0.0)
         while True:
             wait_ms = int((deadline.block_for() + 1.0) * 1000) if block and self._bounded else 0
-            reply = yield self._put_call(argv, req, guard, wait_ms, putter, delay_ms, False)
+            try:
+                reply = yield self._put_call(argv, req, guard, wait_ms, putter, delay_ms, False)
+            except OutcomeUnknownError:
+                # sent, reply lost: ask again with the retry guard checked ("?"), safe to repeat
+                req = req if req.startswith("?") else "?" + req
+                continue
             code = int(reply[0])
             if code == 1:
                 return int(reply[1])
@@ -375,11 +395,14 @@ class _QueueBase:
                     yield Cmd(("BLPOP", self._ready, _seconds(bound)), block=bound)
                 continue
             # list queues: one pipeline = prepare + native blocking pop (+ wake putters)
-            pre = Eval(
+            register_consumer = consumer is not None and not consumer.registered
+            register_getter = time.monotonic() > self._getter_until
+            pre = _evalsha(
                 _PRE,
-                (self._main, self._meta, self._delayed, self._waiters, self._consumers_key,
+                (self._main, self._meta, self._delayed, self._getters, self._consumers_key,
                  consumer.inflight if consumer else self._meta),
-                (waiter, int(bound * 1000), consumer.id if consumer else "", self._lease_ms, "1" if drop else "0"),
+                (int(bound * 1000), consumer.id if register_consumer else "", self._lease_ms,  # type: ignore[union-attr]
+                 "1" if drop else "0", self._getter_id if register_getter else ""),
             )
             secs = _seconds(bound)
             if consumer is not None:
@@ -390,8 +413,8 @@ class _QueueBase:
                 if n > 1:
                     calls.append(Cmd(("LPOP" if self._lifo else "RPOP", self._main, n - 1)))
             if self._bounded:
-                calls.append(Eval(_SPACE, (self._main, self._delayed, self._putters, self._space),
-                                  (self._bounded, "0")))
+                calls.append(_evalsha(_SPACE, (self._main, self._delayed, self._putters, self._space),
+                                      (self._bounded, "0")))
             try:
                 replies = yield Batch(tuple(calls), idempotent=False, block=bound)
             except OutcomeUnknownError:
@@ -401,9 +424,20 @@ class _QueueBase:
                 if found:
                     return found
                 continue
+            if any(isinstance(r, NoScriptError) for r in replies):
+                # the server lost its script cache (restart, failover): load and go round again
+                yield Cmd(("SCRIPT", "LOAD", _PRE.body))
+                yield Cmd(("SCRIPT", "LOAD", _SPACE.body))
+                replies[0] = [0, -1]
+                if consumer is not None and register_consumer:
+                    yield Eval(_HEARTBEAT, (self._consumers_key,), (consumer.id, self._lease_ms))
             for r in replies:
-                if isinstance(r, Exception):
+                if isinstance(r, Exception) and not isinstance(r, NoScriptError):
                     raise r
+            if register_consumer:
+                consumer.registered = True  # type: ignore[union-attr]
+            if register_getter:
+                self._getter_until = time.monotonic() + 20.0
             shut, due = replies[0]
             self._note_due(due)
             got = replies[1]
@@ -501,6 +535,7 @@ class _QueueBase:
                     # idle: leave the consumers set (requeue anything stray in our list first)
                     lease.active = False
                     c.lease = None
+                    c.registered = False
                     self._requeue_all(c.inflight, c.id)
                     return True
                 # not registered while holding messages: they were reaped (we stalled past the lease)
@@ -510,6 +545,7 @@ class _QueueBase:
             with c.lock:
                 c.held.clear()
                 c.orphans.clear()
+                c.registered = False
                 if c.lease is lease:
                     c.lease = None
 
@@ -584,7 +620,7 @@ class _QueueBase:
                     self._consumers_key, source, self._waiters, self._ready, self._attempts)
             return Eval(_ZREQUEUE, keys, (mode, consumer, delay_ms, entry, self._mode, limit))
         keys = (self._main, self._meta, self._delayed, self._dead, self._joiners, self._joined,
-                self._consumers_key, source, self._waiters)
+                self._consumers_key, source, self._getters)
         return Eval(_REQUEUE, keys, (mode, consumer, delay_ms, entry, "1" if self._lifo else "0", limit),
                     idempotent=mode == "one")
 
@@ -658,10 +694,12 @@ class _QueueBase:
         if self._zset:
             replies = self._client.read(Batch((Cmd(("ZCARD", self._main)), Cmd(("ZCARD", self._delayed)))))
             return int(replies[0]) + int(replies[1])
-        replies = self._client.read(Batch((Cmd(("LLEN", self._main)), Cmd(("LINDEX", self._main, 0)),
-                                           Cmd(("ZCARD", self._delayed)))))
-        ready = 0 if replies[1] == b"" else int(replies[0])
-        return ready + int(replies[2])
+        replies = self._client.read(Batch((
+            Cmd(("LLEN", self._main)),
+            Cmd(("LPOS", self._main, "", "RANK", -1, "COUNT", 0, "MAXLEN", 1000)),  # wake markers
+            Cmd(("ZCARD", self._delayed)),
+        )))
+        return int(replies[0]) - len(replies[1] or ()) + int(replies[2])
 
     def empty(self) -> bool:
         """Return True if the queue is empty, False otherwise (approximate, as ``qsize``)."""
@@ -716,7 +754,7 @@ class _QueueBase:
         items already taken are done.  Reserved messages can still be acked or
         nacked.  Shutdown is permanent for the key.
         """
-        keys = (self._main, self._meta, self._delayed, self._waiters, self._ready, self._joiners, self._joined,
+        keys = (self._main, self._meta, self._delayed, self._getters, self._ready, self._joiners, self._joined,
                 self._putters, self._space)
         self._client.write(Eval(_SHUTDOWN, keys, ("1" if immediate else "0", "1" if self._zset else "0")))
 

@@ -2,7 +2,7 @@
 -- promote due delayed items first, never hand out wake markers, wake a waiting
 -- putter when space was made; optionally move the items into an in-flight list.
 --
--- KEYS[1] queue      list of envelopes, or only wake markers ('')
+-- KEYS[1] queue      list of envelopes; may also hold wake markers ('') at its right end
 -- KEYS[2] meta       hash {shutdown, ...}
 -- KEYS[3] delayed    zset envelope -> due time (server ms)
 -- KEYS[4] putters    zset putter -> registration deadline (server ms)
@@ -23,9 +23,6 @@ local consumer, lease = ARGV[4], tonumber(ARGV[5])
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if redis.call('LINDEX', queue, 0) == '' then
-  redis.call('DEL', queue)
-end
 local nextdue = -1
 if redis.call('EXISTS', delayed) == 1 then
   local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
@@ -37,17 +34,17 @@ if redis.call('EXISTS', delayed) == 1 then
   if first[2] then nextdue = math.max(tonumber(first[2]) - now, 0) end
 end
 local got = {}
-for _ = 1, n do
+local skipped = 0
+while #got < n and skipped < 1000 do
   local item
-  if consumer ~= '' then
-    item = redis.call('LMOVE', queue, inflight, lifo and 'LEFT' or 'RIGHT', 'LEFT')
-  elseif lifo then
-    item = redis.call('LPOP', queue)
-  else
-    item = redis.call('RPOP', queue)
-  end
+  if lifo then item = redis.call('LPOP', queue) else item = redis.call('RPOP', queue) end
   if not item then break end
-  got[#got + 1] = item
+  if item == '' then
+    skipped = skipped + 1
+  else
+    if consumer ~= '' then redis.call('LPUSH', inflight, item) end
+    got[#got + 1] = item
+  end
 end
 if #got == 0 then
   return {0, redis.call('HGET', meta, 'shutdown') and 1 or 0, nextdue}

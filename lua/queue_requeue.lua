@@ -3,7 +3,7 @@
 -- letters.  Each redelivery counts an attempt; a message that reached max_attempts
 -- goes to the dead letters instead (and stops counting as an unfinished task).
 --
--- KEYS[1] queue      list of envelopes 'id|deliveries|score|payload', or wake markers
+-- KEYS[1] queue      list of envelopes 'id|deliveries|score|payload' (+ wake markers)
 -- KEYS[2] meta       hash {max_attempts, unfinished, ...}
 -- KEYS[3] delayed    zset envelope -> due time (server ms)
 -- KEYS[4] dead       list of dead-lettered envelopes (newest first)
@@ -11,7 +11,7 @@
 -- KEYS[6] joined     list of wake-ups for join() waiters
 -- KEYS[7] consumers  zset consumer -> heartbeat deadline (server ms)
 -- KEYS[8] source     the in-flight list (nack, reap) or the dead letters (replay)
--- KEYS[9] waiters    zset blocked getter -> time its wait ends (server ms)
+-- KEYS[9] getters    zset getter object -> registration expiry (server ms)
 -- ARGV[1] mode       'one' (nack ARGV[4]), 'all' (reap), 'replay'
 -- ARGV[2] consumer   reap: the dead consumer to forget once its list is empty
 -- ARGV[3] delay      ms before a nacked message may be delivered again (0 = now)
@@ -22,7 +22,7 @@
 -- Returns {requeued, dead_lettered, left in source}, or {-1} when a nacked entry is
 -- no longer held (already acked, or reaped after its consumer's lease ran out).
 local queue, meta, delayed, dead, joiners, joined = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local consumers, source, waiters = KEYS[7], KEYS[8], KEYS[9]
+local consumers, source, getters = KEYS[7], KEYS[8], KEYS[9]
 local mode, consumer, delay, entry = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local lifo, limit = ARGV[5] == '1', tonumber(ARGV[6])
 
@@ -42,7 +42,6 @@ else
   end
 end
 
-if redis.call('LINDEX', queue, 0) == '' then redis.call('DEL', queue) end
 local requeued, deadn = 0, 0
 for i = 1, #todo do
   local e = todo[i]
@@ -77,10 +76,9 @@ if change ~= 0 then
   end
 end
 if delay > 0 and requeued > 0 and redis.call('LLEN', queue) == 0 then
-  redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now - 2000)
-  local stale = redis.call('ZCOUNT', waiters, '(' .. (now + delay + 20), '+inf')
-  for _ = 1, math.min(stale, 100) do redis.call('RPUSH', queue, '') end
-  if stale > 0 then redis.call('PEXPIRE', queue, 60000) end
+  -- blocked getters may wait past the new due time: wake each registered getter once
+  local g = redis.call('ZCOUNT', getters, now, '+inf')
+  for _ = 1, math.min(g, 1000) do redis.call('RPUSH', queue, '') end
 end
 local left = redis.call('LLEN', source)
 if mode == 'all' and left == 0 and consumer ~= '' then

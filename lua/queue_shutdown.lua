@@ -6,7 +6,7 @@
 -- KEYS[1] queue    list of envelopes / zset of members
 -- KEYS[2] meta     hash {shutdown, unfinished, ...}
 -- KEYS[3] delayed  zset -> due time (server ms)
--- KEYS[4] waiters  zset blocked getter -> time its wait ends (server ms)
+-- KEYS[4] waiters  zset: getter objects (list queues) / blocked getters (zset queues)
 -- KEYS[5] ready    list of wake-ups for getters of a zset queue
 -- KEYS[6] joiners  zset join() waiter -> registration deadline (server ms)
 -- KEYS[7] joined   list of wake-ups for join() waiters
@@ -28,7 +28,7 @@ if zset then
   len = redis.call('ZCARD', queue)
 else
   len = redis.call('LLEN', queue)
-  if len > 0 and redis.call('LINDEX', queue, 0) == '' then len = 0 end
+  if len > 0 then len = len - #redis.call('LPOS', queue, '', 'RANK', -1, 'COUNT', 0, 'MAXLEN', 1000) end
 end
 local dropped = 0
 if immediate then
@@ -56,9 +56,10 @@ if p > 0 then redis.call('PEXPIRE', space, 60000) end
 if len == 0 then
   redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now - 2000)
   local w = math.min(redis.call('ZCARD', waiters), 1000)
+  if not zset then w = math.max(w, 1) - (redis.call('LLEN', queue) > 0 and 1 or 0) end
   for _ = 1, w do
     if zset then redis.call('LPUSH', ready, '1') else redis.call('RPUSH', queue, '') end
   end
-  if w > 0 then redis.call('PEXPIRE', zset and ready or queue, 60000) end
+  if w > 0 and zset then redis.call('PEXPIRE', ready, 60000) end
 end
 return dropped

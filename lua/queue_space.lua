@@ -24,7 +24,7 @@ if zset then
   len = redis.call('ZCARD', queue)
 else
   len = redis.call('LLEN', queue)
-  if len > 0 and redis.call('LINDEX', queue, 0) == '' then len = 0 end
+  if len > 0 then len = len - #redis.call('LPOS', queue, '', 'RANK', -1, 'COUNT', 0, 'MAXLEN', 1000) end
 end
 local free = maxsize - len - redis.call('ZCARD', delayed)
 local push = math.min(free, w) - redis.call('LLEN', space)

@@ -11,7 +11,8 @@
 -- KEYS[6] waiters   zset blocked getter -> time its wait ends (server ms)
 -- KEYS[7] ready     list: one element wakes one blocked getter
 -- KEYS[8] attempts  hash member -> deliveries (set queues)
--- ARGV[1] request   this producer's request number ('' = no retry guard)
+-- ARGV[1] request   this producer's request number ('' = no retry guard); a leading
+--                   '?' marks a retry: check the guard first
 -- ARGV[2] maxsize   0 = unbounded
 -- ARGV[3] wait      ms to register ARGV[4] as a putter when full (0 = don't)
 -- ARGV[4] putter    putter id
@@ -28,8 +29,9 @@ local putters, waiters, ready, attempts = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local req, maxsize, wait, putter = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local delay, strict, guard, mode = tonumber(ARGV[5]), ARGV[6] == '1', tonumber(ARGV[7]), ARGV[8]
 
-if req ~= '' and redis.call('GET', producer) == req then
-  return {2}
+if string.sub(req, 1, 1) == '?' then
+  req = string.sub(req, 2)
+  if redis.call('GET', producer) == req then return {2} end
 end
 if redis.call('HGET', meta, 'shutdown') then
   if strict then return redis.error_reply('hotsync ShutDown: queue ' .. queue .. ' is shut down') end
