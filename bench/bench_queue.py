@@ -6,6 +6,8 @@ Rows (items/s, round trips per item counted client-side in every process):
 * ``queue``         hotsync.Queue put / get                          1->1, 1->4
 * ``raw_reliable``  LPUSH / BLMOVE + LREM ack (3 round trips)        1->1, 1->4
 * ``reliable``      hotsync.Queue put / reserve + ack                1->1, 1->4
+* ``consume``       hotsync.Queue put / ``for msg in q.consume()`` (ack rides with the
+                    next reserve: one round trip per message)       1->1, 1->4
 * ``batch``         put_many / get_many in batches of 1000, one client
 
 Targets (issue 4): queue >= 0.95x raw_list; reliable >= 1.5x raw_reliable;
@@ -71,7 +73,14 @@ def _consumer(i: int, url: str, system: str, key: str, n: int, out: Any) -> None
             q = hotsync.Queue(key=key, client=c)
             common.barrier_wait(c.redis, key, out[1])
             start = time.perf_counter()
-            for _ in range(n):
+            if system == "consume":
+                done = 0
+                for msg in q.consume():
+                    done += 1
+                    if done == n:
+                        msg.ack()
+                        break
+            for _ in range(n if system != "consume" else 0):
                 if system == "queue":
                     q.get()
                 else:
@@ -126,7 +135,7 @@ def main() -> None:
         print(common.header("Queue throughput", url))
         systems = {}
         for consumers in (1, 4):
-            for system in ("raw_list", "queue", "raw_reliable", "reliable"):
+            for system in ("raw_list", "queue", "raw_reliable", "reliable", "consume"):
                 systems[f"{system} 1->{consumers}"] = (lambda s=system, c=consumers: _pipe(url, s, n, c))
         systems["batch put_many/get_many"] = lambda: _batch(url, n * 5)
         results = common.interleave(systems, reps)
@@ -138,8 +147,8 @@ def main() -> None:
             ref = None
             if name.startswith("queue"):
                 ref = base.get(name.replace("queue", "raw_list"))
-            elif name.startswith("reliable"):
-                ref = base.get(name.replace("reliable", "raw_reliable"))
+            elif name.startswith(("reliable", "consume")):
+                ref = base.get(name.replace("reliable", "raw_reliable").replace("consume", "raw_reliable"))
             rows.append([name, med, f"{lo:,.0f}-{hi:,.0f}", runs[-1]["rtt_per_item"], runs[-1]["cmds_per_item"],
                          "" if ref is None else f"{med / ref:.2f}x"])
         print()

@@ -59,7 +59,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -365,13 +365,20 @@ class _QueueBase:
                 consumer.inflight if consumer else self._meta)
         return Eval(_POP, keys, (n, "1" if self._lifo else "0", self._bounded, cid, self._lease_ms), idempotent=False)
 
-    def _take_ops(self, n: int, block: bool, timeout: float | None, consumer: _Consumer | None) -> Ops:
-        """Take 1..n waiting items (or reserve one); the one loop of every get."""
+    def _take_ops(self, n: int, block: bool, timeout: float | None, consumer: _Consumer | None,
+                  ack: Message | None = None) -> Ops:
+        """Take 1..n waiting items (or reserve one); the one loop of every get.
+
+        ``ack``: a message to ack first, in the same round trip when the queue is a list.
+        """
         deadline = Deadline(timeout if block else 0.0)
         waiter = f"{process_token()}:{uuid.uuid4().hex[:8]}"
         drop = False
         while True:
             bound = deadline.block_for(self._due_left()) if block else 0.0
+            if ack is not None and (self._zset or bound < 0.001):
+                self._finish(ack, "ack", (yield self._ack_call(ack)))
+                ack = None
             if self._zset or bound < 0.001:
                 wait_ms = int(bound * 1000) + 1 if block and bound >= 0.001 else 0
                 try:
@@ -415,15 +422,28 @@ class _QueueBase:
             if self._bounded:
                 calls.append(_evalsha(_SPACE, (self._main, self._delayed, self._putters, self._space),
                                       (self._bounded, "0")))
+            acking, ack = ack, None
+            if acking is not None:
+                call = self._ack_call(acking)
+                calls.insert(0, _evalsha(call.script, call.keys, call.args))
             try:
                 replies = yield Batch(tuple(calls), idempotent=False, block=bound)
             except OutcomeUnknownError:
                 if consumer is None:
                     raise
+                if acking is not None:  # ack is idempotent: make sure it happened
+                    self._finish(acking, "ack", (yield self._ack_call(acking)) or 1)
                 found = yield from self._recover(consumer)
                 if found:
                     return found
                 continue
+            if acking is not None:
+                reply = replies.pop(0)
+                if isinstance(reply, NoScriptError):
+                    reply = yield self._ack_call(acking)
+                elif isinstance(reply, Exception):
+                    raise reply
+                self._finish(acking, "ack", reply)
             if any(isinstance(r, NoScriptError) for r in replies):
                 # the server lost its script cache (restart, failover): load and go round again
                 yield Cmd(("SCRIPT", "LOAD", _PRE.body))
@@ -570,16 +590,26 @@ class _QueueBase:
         """
         if block and timeout is not None:
             _check_timeout(timeout)
+        return self._reserve(block, timeout, None)
+
+    def _reserve(self, block: bool, timeout: float | None, ack: Message | None) -> Message:
         c = self._consumer()
+        if ack is not None and ack._consumer is not c:
+            ack.ack()
+            ack = None
         with c.lock:
-            if c.orphans:
-                entry = c.orphans.pop(0)
-                c.held.add(entry)
-                return self._message(c, entry)
-            c.reserving += 1
-            self._heartbeat(c)
+            orphan = c.orphans.pop(0) if c.orphans else None
+            if orphan is not None:  # moved to us earlier with its reply lost (see _recover)
+                c.held.add(orphan)
+            else:
+                c.reserving += 1
+                self._heartbeat(c)
+        if orphan is not None:
+            if ack is not None:
+                ack.ack()
+            return self._message(c, orphan)
         try:
-            entry = self._client.drive(self._take_ops(1, block, timeout, c))[0]
+            entry = self._client.drive(self._take_ops(1, block, timeout, c, ack))[0]
             with c.lock:
                 c.held.add(entry)
         finally:
@@ -588,25 +618,57 @@ class _QueueBase:
         self._m["reserve"].inc()
         return self._message(c, entry)
 
+    def consume(self, timeout: float | None = None) -> Iterator[Message]:
+        """Reserve messages one after another, acking each when the loop comes back for the next.
+
+        ``for msg in q.consume(timeout=5): work(msg.value)`` is ``reserve()`` +
+        ``ack()`` per message, but each ack travels in the same round trip as the
+        next reserve (one round trip per message on list queues).  The loop ends
+        when no message arrives within *timeout* seconds (None: wait forever) or
+        when the queue is shut down and empty.  Leaving the loop early (``break``,
+        an exception) nacks the current message unless it was acked or nacked
+        explicitly; if the process dies instead, it is redelivered after the lease.
+        """
+        if timeout is not None:
+            _check_timeout(timeout)
+        pending: Message | None = None
+        while True:
+            try:
+                msg = self._reserve(True, timeout, pending)
+            except (Empty, ShutDown):
+                return
+            pending = None
+            try:
+                yield msg
+            except GeneratorExit:
+                if msg.settled is None:
+                    msg.nack()
+                raise
+            pending = msg if msg.settled is None else None
+
     def _message(self, c: _Consumer, entry: bytes) -> Message:
         mid, attempts, value, member = self._decode_entry(entry)
         return Message(self, c, entry, mid, attempts, value, member)
 
+    def _ack_call(self, msg: Message) -> Eval:
+        return Eval(_ACK, (msg._consumer.inflight, self._meta, self._joiners, self._joined, self._attempts),
+                    (msg._entry, msg._member), idempotent=True)
+
     def _settle(self, msg: Message, how: str, delay: float) -> bool:
         if msg.settled is not None:
             return False
-        c = msg._consumer
         if how == "ack":
-            reply = self._client.perform(Eval(
-                _ACK, (c.inflight, self._meta, self._joiners, self._joined, self._attempts),
-                (msg._entry, msg._member), idempotent=True))
-            ok = int(reply) == 1
-        else:
-            delay_ms = _check_delay(delay)
-            reply = self._client.perform(self._requeue_call("one", c.inflight, "", delay_ms, msg._entry, 1))
-            ok = int(reply[0]) >= 0
-            if ok:
-                self._count_requeue(reply)
+            return self._finish(msg, how, self._client.perform(self._ack_call(msg)))
+        delay_ms = _check_delay(delay)
+        reply = self._client.perform(self._requeue_call("one", msg._consumer.inflight, "", delay_ms, msg._entry, 1))
+        if int(reply[0]) >= 0:
+            self._count_requeue(reply)
+        return self._finish(msg, how, 1 if int(reply[0]) >= 0 else 0)
+
+    def _finish(self, msg: Message, how: str, reply: Any) -> bool:
+        """Record the outcome of an ack (reply 1/0) or a nack (1/0) of *msg*."""
+        ok = int(reply) == 1
+        c = msg._consumer
         with c.lock:
             c.held.discard(msg._entry)
         msg.settled = ("acked" if how == "ack" else "nacked") if ok else "lost"

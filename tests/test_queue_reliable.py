@@ -222,3 +222,26 @@ def test_an_ack_whose_reply_was_lost_is_applied_once(proxy, private_server):
     _drop_replies_for(proxy, 0.5)
     msg.ack()  # retried: the second run finds it gone and changes nothing
     assert q.unfinished_tasks() == 1
+
+
+@pytest.mark.parametrize("cls", KINDS, ids=ids)
+def test_consume_acks_each_message_with_the_next_reserve_and_nacks_on_error(client, cls):
+    q = cls(key="consume", client=client)
+    q.put_many([1, 2, 3])
+    seen = []
+    for msg in q.consume(timeout=0.2):
+        seen.append((msg.value, msg.attempts))
+    assert sorted(seen) == [(1, 1), (2, 1), (3, 1)]
+    assert q.unfinished_tasks() == 0 and q.qsize() == 0
+    q.put(4)
+    with pytest.raises(KeyError):
+        for msg in q.consume(timeout=0.2):
+            raise KeyError(msg.value)
+    again = q.reserve(timeout=1)
+    assert (again.value, again.attempts) == (4, 2)
+    again.ack()
+    q.put(5)
+    for msg in q.consume(timeout=0.2):
+        msg.ack()
+        break
+    assert q.unfinished_tasks() == 0
