@@ -841,6 +841,10 @@ class Queue(_QueueBase):
         consumer's in-flight list until acked, and comes back if the consumer
         dies (its heartbeat lease, ``lease=`` seconds, runs out) or nacks it.
         ``max_attempts`` deliveries without an ack send it to the dead letters.
+        *Round trips.* ``put`` 1; ``get`` 1, also when it had to wait (the
+        bookkeeping script and the blocking pop travel in one pipeline);
+        ``reserve`` + ``ack`` 2, or 1 per message with ``consume()`` (the ack rides
+        with the next reserve); ``put_many``/``get_many`` 1 per batch.
         *Retries.* ``put`` carries a request number checked in Redis, so a put
         retried after a lost reply is applied once; ``ack``/``nack`` are
         idempotent; a lost reply of ``reserve`` is recovered from the consumer's
@@ -852,7 +856,8 @@ class Queue(_QueueBase):
         (else :class:`~hotsync.ConfigConflictError`).  ``qsize()`` counts delayed
         items.  Values travel through the codec (JSON by default: tuples come
         back as lists).  Extra: ``put(delay=)``, ``put_many``, ``get_many``,
-        ``reserve``, dead letters, ``unfinished_tasks()``.
+        ``reserve``, ``consume``, dead letters (``dead_letters``, ``dead_count``,
+        ``replay_dead``, ``purge_dead``), ``reap``, ``unfinished_tasks()``.
 
     Example::
 
@@ -946,8 +951,12 @@ class SetQueue(_QueueBase):
         return mid.decode(), int(deliveries) + 1, self._codec.loads(payload), payload
 
 
-class LifoSetQueue(SetQueue):
+class LifoSetQueue(_QueueBase):
     """A LIFO queue of unique members shared across processes; see :class:`SetQueue`."""
 
     _kind = "lifosetqueue"
+    _zset = True
     _mode = "lifo"
+    _encode = SetQueue._encode
+    _decode = SetQueue._decode
+    _decode_entry = SetQueue._decode_entry
