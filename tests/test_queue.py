@@ -131,7 +131,14 @@ def test_shutdown_wakes_blocked_getters_and_putters_everywhere(client, cls):
         except hotsync.ShutDown:
             errors.append("get")
 
+    def reserver():
+        try:
+            cls(1, "sdw", client).reserve(timeout=20)
+        except hotsync.ShutDown:
+            errors.append("reserve")
+
     getters = [threading.Thread(target=getter, daemon=True) for _ in range(3)]
+    getters.append(threading.Thread(target=reserver, daemon=True))
     for t in getters:
         t.start()
     time.sleep(0.3)
@@ -139,7 +146,7 @@ def test_shutdown_wakes_blocked_getters_and_putters_everywhere(client, cls):
     other.shutdown()
     for t in getters:
         t.join(10)
-    assert errors == ["get"] * 3
+    assert sorted(errors) == ["get"] * 3 + ["reserve"]
     assert time.monotonic() - start < 5
     with pytest.raises(hotsync.ShutDown):
         q.put(1)
