@@ -23,6 +23,7 @@ from .exceptions import (
     WrongTypeError,
 )
 from .lock import Lock, RLock
+from .queue import DeadLetter, LifoQueue, LifoSetQueue, Message, PriorityQueue, Queue, SetQueue
 
 __version__ = "0.1.0"
 
@@ -44,6 +45,13 @@ __all__ = [
     "MultiSet",
     "Int",
     "Float",
+    "Queue",
+    "LifoQueue",
+    "PriorityQueue",
+    "SetQueue",
+    "LifoSetQueue",
+    "Message",
+    "DeadLetter",
     "HotsyncError",
     "LockError",
     "LockNotOwnedError",

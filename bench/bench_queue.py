@@ -1,0 +1,160 @@
+"""Queue throughput: hotsync against raw redis-py, same run, same server.
+
+Rows (items/s, round trips per item counted client-side in every process):
+
+* ``raw_list``      LPUSH / BRPOP (2 round trips per item)          1->1, 1->4
+* ``queue``         hotsync.Queue put / get                          1->1, 1->4
+* ``raw_reliable``  LPUSH / BLMOVE + LREM ack (3 round trips)        1->1, 1->4
+* ``reliable``      hotsync.Queue put / reserve + ack                1->1, 1->4
+* ``consume``       hotsync.Queue put / ``for msg in q.consume()`` (ack rides with the
+                    next reserve: one round trip per message)       1->1, 1->4
+* ``batch``         put_many / get_many in batches of 1000, one client
+
+Targets (issue 4): queue >= 0.95x raw_list; reliable >= 1.5x raw_reliable;
+batch >= 100k items/s.
+
+    python bench/bench_queue.py --quick          # smoke run (small sizes)
+    python bench/bench_queue.py --reps 3         # the numbers for the README
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as common  # noqa: E402
+
+import hotsync  # noqa: E402
+
+PAYLOAD = {"job": 12345, "kind": "resize", "args": ["a.png", 640]}
+
+
+def _client(url: str) -> hotsync.HotClient:
+    return hotsync.HotClient.from_url(url, metrics=False, socket_timeout=None)
+
+
+def _producer(i: int, url: str, system: str, key: str, n: int, out: Any) -> None:
+    with common.RoundTrips() as rt:
+        if system.startswith("raw"):
+            r = common.raw_client(url)
+            data = hotsync.codecs.get_codec("json").dumps(PAYLOAD)
+            common.barrier_wait(r, key, out[1])
+            for _ in range(n):
+                r.lpush(key, data)
+        else:
+            c = _client(url)
+            q = hotsync.Queue(key=key, client=c)
+            common.barrier_wait(c.redis, key, out[1])
+            for _ in range(n):
+                q.put(PAYLOAD)
+    out[0].put(("p", rt.count, 0.0))
+
+
+def _consumer(i: int, url: str, system: str, key: str, n: int, out: Any) -> None:
+    with common.RoundTrips() as rt:
+        if system.startswith("raw"):
+            r = common.raw_client(url)
+            common.barrier_wait(r, key, out[1])
+            start = time.perf_counter()
+            processing = f"{key}:processing:{i}"
+            for _ in range(n):
+                if system == "raw_list":
+                    r.brpop(key, 0)
+                else:
+                    item = r.blmove(key, processing, 0, "RIGHT", "LEFT")
+                    r.lrem(processing, 1, item)
+        else:
+            c = _client(url)
+            q = hotsync.Queue(key=key, client=c)
+            common.barrier_wait(c.redis, key, out[1])
+            start = time.perf_counter()
+            if system == "consume":
+                done = 0
+                for msg in q.consume():
+                    done += 1
+                    if done == n:
+                        msg.ack()
+                        break
+            for _ in range(n if system != "consume" else 0):
+                if system == "queue":
+                    q.get()
+                else:
+                    q.reserve().ack()
+    out[0].put(("c", rt.count, time.perf_counter() - start))
+
+
+def _pipe(url: str, system: str, n: int, consumers: int) -> dict[str, Any]:
+    key = f"bq:{uuid.uuid4().hex[:8]}"
+    results = common.SPAWN.Queue()
+    r = common.raw_client(url)
+    common.reset_stats(r)
+    per = n // consumers
+    procs = [common.SPAWN.Process(target=_producer, args=(0, url, system, key, per * consumers, (results, consumers + 1)))]
+    procs += [common.SPAWN.Process(target=_consumer, args=(i, url, system, key, per, (results, consumers + 1)))
+              for i in range(consumers)]
+    for p in procs:
+        p.start()
+    got = [results.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join(60)
+    elapsed = max(g[2] for g in got if g[0] == "c")
+    trips = sum(g[1] for g in got)
+    cmds = sum(v for k, v in common.server_commands(r).items() if k not in ("incr", "get", "config|resetstat",
+                                                                          "config", "info"))
+    r.close()
+    total = per * consumers
+    return {"items_per_s": total / elapsed, "rtt_per_item": trips / total, "cmds_per_item": cmds / total}
+
+
+def _batch(url: str, n: int) -> dict[str, Any]:
+    c = _client(url)
+    q = hotsync.Queue(key=f"bb:{uuid.uuid4().hex[:8]}", client=c)
+    items = [dict(PAYLOAD, i=i) for i in range(n)]
+    with common.RoundTrips() as rt:
+        start = time.perf_counter()
+        for i in range(0, n, 1000):
+            q.put_many(items[i:i + 1000])
+        got = 0
+        while got < n:
+            got += len(q.get_many(1000))
+        elapsed = time.perf_counter() - start
+    c.close()
+    return {"items_per_s": n / elapsed, "rtt_per_item": rt.count / n, "cmds_per_item": float("nan")}
+
+
+def main() -> None:
+    args = common.parser(__doc__.splitlines()[0]).parse_args()
+    n = 2000 if args.quick else 20000
+    reps = 1 if args.quick else args.reps
+    with common.server(args.redis) as url:
+        print(common.header("Queue throughput", url))
+        systems = {}
+        for consumers in (1, 4):
+            for system in ("raw_list", "queue", "raw_reliable", "reliable", "consume"):
+                systems[f"{system} 1->{consumers}"] = (lambda s=system, c=consumers: _pipe(url, s, n, c))
+        systems["batch put_many/get_many"] = lambda: _batch(url, n * 5)
+        results = common.interleave(systems, reps)
+        rows = []
+        base = {}
+        for name, runs in results.items():
+            med, lo, hi = common.summarize([r["items_per_s"] for r in runs])
+            base[name] = med
+            ref = None
+            if name.startswith("queue"):
+                ref = base.get(name.replace("queue", "raw_list"))
+            elif name.startswith(("reliable", "consume")):
+                ref = base.get(name.replace("reliable", "raw_reliable").replace("consume", "raw_reliable"))
+            rows.append([name, med, f"{lo:,.0f}-{hi:,.0f}", runs[-1]["rtt_per_item"], runs[-1]["cmds_per_item"],
+                         "" if ref is None else f"{med / ref:.2f}x"])
+        print()
+        print(common.table(["system", "items/s (median)", "range", "round trips/item", "server cmds/item",
+                            "vs raw"], rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,962 @@
+"""Queues across processes and hosts: ``queue``'s API, plus reliable consumption.
+
+One class, :class:`_QueueBase`, owns every blocking, timeout, ``task_done``/
+``join`` and ``shutdown`` rule; the variants differ only by the structure and
+scripts they use (as CPython's variants differ by four hooks):
+
+==================  ======  ======================================================
+class               ``K``   order
+==================  ======  ======================================================
+Queue               list    FIFO: LPUSH, pop right (native BRPOP / BLMOVE)
+LifoQueue           list    LIFO: LPUSH, pop left (native BLPOP / BLMOVE)
+PriorityQueue       zset    lowest priority first, FIFO among equal priorities
+SetQueue            zset    FIFO, unique members (insert-if-absent)
+LifoSetQueue        zset    LIFO, unique members
+==================  ======  ======================================================
+
+Keys (``K`` is the main key; every other key shares its cluster slot):
+
+=========================  ======  ==================================================
+key                        type    contents / lifetime
+=========================  ======  ==================================================
+``K``                      list /  waiting items.  Lists hold envelopes
+                           zset    ``id|deliveries||payload``, and wake markers
+                                   (``''``) at its right end after a delayed put or
+                                   a shutdown, until a getter pops them.
+                                   PriorityQueue members ``seq|deliveries|prio|payload``
+                                   scored by priority; set queues: the payload scored
+                                   by (-)sequence.
+``{K}:meta``               hash    ``kind``, ``maxsize``, ``max_attempts``,
+                                   ``shutdown``, ``unfinished``, ``seq``.  The one key
+                                   an idle queue keeps (its configuration).
+``{K}:delayed``            zset    items put with ``delay=`` -> due time (ms)
+``{K}:getters``            zset    list queues: getter objects -> registration expiry
+                                   (a wake marker is pushed for each); TTL
+``{K}:waiters``            zset    zset queues: blocked getters -> end of their wait; TTL
+``{K}:ready``              list    wake-ups for blocked getters of zset queues; TTL
+``{K}:putters``            zset    putters waiting for space -> deadline; TTL
+``{K}:space``              list    wake-ups for putters; TTL
+``{K}:joiners``            zset    ``join()`` waiters -> deadline; TTL
+``{K}:joined``             list    wake-ups for ``join()`` waiters; TTL
+``{K}:p:<producer>``       string  last put request of one producer (retry guard); TTL
+``{K}:consumers``          zset    live reserving consumers -> heartbeat deadline
+``{K}:inflight:<consumer>`` list   messages reserved by one consumer
+``{K}:dead``               list    dead letters (envelopes), newest first
+``{K}:attempts``           hash    set queues: member -> deliveries, for redelivered
+                                   members only
+=========================  ======  ==================================================
+
+Scripts: ``lua/queue_*.lua`` (list queues and shared steps) and
+``lua/queue_z*.lua`` (zset queues).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from . import _keys
+from ._message import DeadLetter, Message
+from ._ops import MAX_BLOCK, Batch, Cmd, Deadline, Eval, Ops
+from ._renewal import Lease, process_token, scheduler
+from ._scripts import script
+from .client import HotClient, default_client
+from .codecs import Codec, get_codec
+from redis.exceptions import NoScriptError
+
+from .exceptions import ConfigConflictError, Empty, Full, OutcomeUnknownError, ScriptReplyError, ShutDown
+
+__all__ = ["Queue", "LifoQueue", "PriorityQueue", "SetQueue", "LifoSetQueue", "Message", "DeadLetter"]
+
+_INIT = script("queue_init")
+_PUT = script("queue_put")
+_PRE = script("queue_pre")
+_POP = script("queue_pop")
+_SPACE = script("queue_space")
+_REQUEUE = script("queue_requeue")
+_ACK = script("queue_ack")
+_TASK_DONE = script("queue_task_done")
+_JOIN = script("queue_join")
+_HEARTBEAT = script("queue_heartbeat")
+_SHUTDOWN = script("queue_shutdown")
+_ZPUT = script("queue_zput")
+_ZPOP = script("queue_zpop")
+_ZREQUEUE = script("queue_zrequeue")
+
+_HOST = socket.gethostname().replace("/", "_")
+_CHUNK = 1000
+
+
+def _seconds(value: float) -> str:
+    """A blocking-command timeout: positive, millisecond resolution."""
+    return f"{max(value, 0.001):.3f}"
+
+
+def _evalsha(script: Any, keys: tuple[str, ...], args: tuple[Any, ...]) -> Cmd:
+    """A script call for a pipeline, by SHA (a Batch would send the whole body)."""
+    return Cmd(("EVALSHA", script.sha, len(keys), *keys, *args))
+
+
+def _check_timeout(timeout: Any) -> None:
+    """The stdlib's check, same comparison and message (TypeError for non-numbers)."""
+    if timeout < 0:
+        raise ValueError("'timeout' must be a non-negative number")
+
+
+def _check_delay(delay: Any) -> int:
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)):
+        raise TypeError(f"delay must be a number of seconds, not {type(delay).__name__}")
+    if not (delay >= 0 and math.isfinite(delay)):
+        raise ValueError(f"delay must be a non-negative, finite number of seconds, not {delay!r}")
+    return int(math.ceil(delay * 1000))
+
+
+@dataclass
+class _Consumer:
+    """One reserving thread of one queue object: its in-flight list and heartbeat."""
+
+    id: str
+    inflight: str
+    pid: int = field(default_factory=os.getpid)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    held: set[bytes] = field(default_factory=set)
+    orphans: list[bytes] = field(default_factory=list)
+    reserving: int = 0
+    registered: bool = False
+    lease: Lease | None = None
+
+
+class _QueueBase:
+    """Everything the queue variants share; a variant picks its structure and scripts."""
+
+    _kind: ClassVar[str] = "queue"
+    _zset: ClassVar[bool] = False
+    _lifo: ClassVar[bool] = False
+    _mode: ClassVar[str] = "fifo"
+
+    def __init__(
+        self,
+        maxsize: int = 0,
+        key: str | None = None,
+        client: HotClient | None = None,
+        *,
+        codec: str | Codec | None = None,
+        lease: float = 30.0,
+        max_attempts: int | None = None,
+    ) -> None:
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int):
+            raise TypeError(f"maxsize must be an int, not {type(maxsize).__name__}")
+        if isinstance(lease, bool) or not isinstance(lease, (int, float)):
+            raise TypeError(f"lease must be a number of seconds, not {type(lease).__name__}")
+        if not (lease >= 0.05 and math.isfinite(lease)):
+            raise ValueError(f"lease must be a finite number of seconds >= 0.05, not {lease!r}")
+        if max_attempts is not None:
+            if isinstance(max_attempts, bool) or not isinstance(max_attempts, int):
+                raise TypeError(f"max_attempts must be an int or None, not {type(max_attempts).__name__}")
+            if max_attempts < 1:
+                raise ValueError(f"max_attempts must be >= 1, not {max_attempts}")
+        self._client = client if client is not None else default_client()
+        self.key, main = self._client.key_for(key, self._kind)
+        self._main = main
+        self.maxsize = maxsize
+        self._bounded = max(maxsize, 0)
+        self.lease = float(lease)
+        self._lease_ms = int(lease * 1000)
+        self._codec = self._client.codec if codec is None else get_codec(codec)
+        self._token = uuid.uuid4().hex[:8]
+        self._ids = itertools.count(1)
+        self._producers: dict[int, tuple[int, str]] = {}
+        self._consumers: dict[int, _Consumer] = {}
+        self._due_at: float | None = None
+        k = lambda s: _keys.aux(main, s)  # noqa: E731
+        self._meta, self._delayed, self._waiters, self._ready = k("meta"), k("delayed"), k("waiters"), k("ready")
+        self._putters, self._space, self._joiners, self._joined = k("putters"), k("space"), k("joiners"), k("joined")
+        self._consumers_key, self._dead, self._attempts = k("consumers"), k("dead"), k("attempts")
+        # list queues: getter objects registered for wake-ups; zset queues: blocked getters
+        self._getters = self._waiters if self._zset else k("getters")
+        self._getter_id = f"{process_token()}:{self._token}"
+        self._getter_until = 0.0
+        self._guard_ms = int(max(60.0, 2 * self._client.retry.budget) * 1000)
+        m = self._client.metrics
+        label = m.name(self.key)
+        self._m = {
+            op: m.queue_ops.labels(self._kind, label, op)
+            for op in ("put", "get", "reserve", "ack", "nack", "redelivered", "dead_lettered", "replayed")
+        }
+        reply = self._client.perform(
+            Eval(_INIT, (self._meta,), (type(self).__name__, maxsize, "" if max_attempts is None else max_attempts))
+        )
+        code = int(reply[0])
+        if code == 1:
+            raise ConfigConflictError(
+                f"key {self.key!r} holds a {reply[1].decode()}, not a {type(self).__name__}", key=self.key
+            )
+        if code == 2:
+            raise ConfigConflictError(
+                f"queue {self.key!r} has maxsize={reply[1].decode()} in Redis; this object asked for "
+                f"maxsize={maxsize}: every object on one key must enforce the same bound",
+                key=self.key,
+            )
+        if code == 3:
+            raise ConfigConflictError(
+                f"queue {self.key!r} has max_attempts={reply[1].decode()} in Redis, not {max_attempts}", key=self.key
+            )
+        stored = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+        self.max_attempts = int(stored) if stored else None
+        if key is not None:
+            self._client.register(self._kind, main)
+
+    # -- variant hooks ----------------------------------------------------
+
+    def _encode(self, items: Sequence[Any]) -> list[Any]:
+        """ARGV of the put script for *items* (TypeError before any write)."""
+        dumps = self._codec.dumps
+        token = self._token
+        ids = self._ids
+        return [f"{token}{next(ids):x}|0||".encode() + dumps(item) for item in items]
+
+    def _decode(self, raw: bytes) -> Any:
+        """A waiting item as stored (list envelope / zset member) -> its value."""
+        return self._codec.loads(raw.split(b"|", 3)[3])
+
+    def _decode_entry(self, entry: bytes) -> tuple[str, int, Any, bytes]:
+        """An in-flight envelope -> (id, attempts, value, set member)."""
+        mid, deliveries, _score, payload = entry.split(b"|", 3)
+        return mid.decode(), int(deliveries) + 1, self._decode_payload(payload), b""
+
+    def _decode_payload(self, payload: bytes) -> Any:
+        return self._codec.loads(payload)
+
+    # -- plumbing ---------------------------------------------------------
+
+    @property
+    def client(self) -> HotClient:
+        """The :class:`~hotsync.HotClient` this object talks through."""
+        return self._client
+
+    def _note_due(self, ms: Any) -> None:
+        ms = int(ms)
+        self._due_at = None if ms < 0 else time.monotonic() + ms / 1000.0
+
+    def _due_left(self) -> float | None:
+        due = self._due_at
+        return None if due is None else max(due - time.monotonic(), 0.0)
+
+    def _producer(self) -> tuple[str, str]:
+        """(retry-guard key, request number) of the calling thread's next put."""
+        tid = threading.get_ident()
+        n, key = self._producers.get(tid, (0, ""))
+        if not key:
+            key = _keys.aux(self._main, f"p:{process_token()}:{self._token}:{tid:x}")
+        self._producers[tid] = (n + 1, key)
+        return key, str(n + 1)
+
+    # -- put ----------------------------------------------------------------
+
+    def _put_call(self, argv: list[Any], req: str, guard: str, wait_ms: int, putter: str, delay_ms: int, strict: bool) -> Eval:
+        head = (req, self._bounded, wait_ms, putter, delay_ms, "1" if strict else "0", self._guard_ms)
+        if self._zset:
+            keys = (self._main, self._meta, self._delayed, guard, self._putters, self._waiters, self._ready,
+                    self._attempts)
+            return Eval(_ZPUT, keys, (*head, self._mode, *argv), idempotent=req.startswith("?"))
+        keys = (self._main, self._meta, self._delayed, guard, self._putters, self._getters)
+        return Eval(_PUT, keys, (*head, *argv), idempotent=req.startswith("?"))
+
+    def _put_ops(self, argv: list[Any], block: bool, timeout: float | None, delay_ms: int) -> Ops:
+        guard, req = self._producer()
+        putter = f"{guard}:{req}"
+        deadline = Deadline(timeout if block else 0.0)
+        while True:
+            wait_ms = int((deadline.block_for() + 1.0) * 1000) if block and self._bounded else 0
+            try:
+                reply = yield self._put_call(argv, req, guard, wait_ms, putter, delay_ms, False)
+            except OutcomeUnknownError:
+                # sent, reply lost: ask again with the retry guard checked ("?"), safe to repeat
+                req = req if req.startswith("?") else "?" + req
+                continue
+            code = int(reply[0])
+            if code == 1:
+                return int(reply[1])
+            if code == 2:
+                return -1
+            if code == 3:
+                raise ShutDown(f"queue {self.key!r} is shut down")
+            if code != 0:
+                raise ScriptReplyError(f"queue_put replied {reply!r} for key {self._main!r}")
+            if not block or deadline.expired():
+                raise Full
+            wait = deadline.block_for()
+            yield Cmd(("BLPOP", self._space, _seconds(wait)), block=wait)
+
+    def _put_items(self, items: list[Any], block: bool, timeout: float | None, delay: float) -> int:
+        delay_ms = _check_delay(delay)
+        argv = self._encode(items)  # bad values fail here, before any write
+        if self._bounded and len(items) > self._bounded:
+            raise ValueError(f"cannot put {len(items)} items into a queue of maxsize {self.maxsize}")
+        if self._client.in_transaction():
+            self._client.write(self._put_call(argv, "", self._meta, 0, "", delay_ms, True))
+            self._m["put"].inc(len(items))
+            return len(items)
+        added = self._client.drive(self._put_ops(argv, block, timeout, delay_ms))
+        self._m["put"].inc(len(items))
+        return len(items) if added < 0 else added
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None, *, delay: float = 0) -> None:
+        """Put *item* into the queue.
+
+        If *block* is true and *timeout* is None (the default), block if necessary
+        until a free slot is available.  If *timeout* is a positive number, block at
+        most *timeout* seconds and raise :class:`~hotsync.Full` if no free slot was
+        available within that time.  Otherwise (*block* is false), put the item if a
+        slot is free at once, else raise ``Full`` (*timeout* is then ignored).
+        A full queue's putter waits in Redis for a "space" wake-up pushed by the
+        get that frees a slot; there is no polling.
+
+        *delay* (seconds, keyword-only): the item can be got only after that long
+        (server time).  It counts toward ``qsize()`` and ``maxsize`` meanwhile.
+
+        Raises ShutDown after ``shutdown()`` (also for putters blocked at that
+        moment).  Inside ``transaction()`` the put is queued and applied at the
+        block's end; a full or shut-down queue then fails the transaction.
+        Retrying after a lost reply never puts twice (a per-producer request
+        number is checked by the script).
+        """
+        if self._bounded and block and timeout is not None:
+            _check_timeout(timeout)
+        self._put_items([item], block, timeout, delay)
+
+    def put_nowait(self, item: Any) -> None:
+        """Put *item* only if a free slot is available at once; else raise ``Full``."""
+        self.put(item, block=False)
+
+    def put_many(self, items: Iterable[Any], block: bool = True, timeout: float | None = None, *,
+                 delay: float = 0) -> int:
+        """Put all *items* atomically in one round trip (all or nothing).
+
+        On a bounded queue, wait (as ``put``) until there is room for all of them;
+        more items than ``maxsize`` raise ValueError.  Set queues skip members that
+        are already waiting.  Returns the number of items added.
+        """
+        items = list(items)
+        if self._bounded and block and timeout is not None:
+            _check_timeout(timeout)
+        if not items:
+            return 0
+        return self._put_items(items, block, timeout, delay)
+
+    # -- get and reserve ----------------------------------------------------------
+
+    def _pop_call(self, n: int, consumer: _Consumer | None, wait_ms: int, waiter: str) -> Eval:
+        cid = consumer.id if consumer else ""
+        if self._zset:
+            keys = (self._main, self._meta, self._delayed, self._waiters, self._putters, self._space,
+                    self._consumers_key, consumer.inflight if consumer else self._meta, self._attempts)
+            args = (n, waiter, wait_ms, cid, self._lease_ms, self._mode, self._bounded)
+            return Eval(_ZPOP, keys, args, idempotent=False)
+        keys = (self._main, self._meta, self._delayed, self._putters, self._space, self._consumers_key,
+                consumer.inflight if consumer else self._meta)
+        return Eval(_POP, keys, (n, "1" if self._lifo else "0", self._bounded, cid, self._lease_ms), idempotent=False)
+
+    def _take_ops(self, n: int, block: bool, timeout: float | None, consumer: _Consumer | None,
+                  ack: Message | None = None) -> Ops:
+        """Take 1..n waiting items (or reserve one); the one loop of every get.
+
+        ``ack``: a message to ack first, in the same round trip when the queue is a list.
+        """
+        deadline = Deadline(timeout if block else 0.0)
+        waiter = f"{process_token()}:{uuid.uuid4().hex[:8]}"
+        drop = False
+        while True:
+            bound = deadline.block_for(self._due_left()) if block else 0.0
+            if ack is not None and (self._zset or bound < 0.001):
+                self._finish(ack, "ack", (yield self._ack_call(ack)))
+                ack = None
+            if self._zset or bound < 0.001:
+                wait_ms = int(bound * 1000) + 1 if block and bound >= 0.001 else 0
+                try:
+                    reply = yield self._pop_call(n, consumer, wait_ms, waiter)
+                except OutcomeUnknownError:
+                    if consumer is None:
+                        raise
+                    found = yield from self._recover(consumer)
+                    if found:
+                        return found
+                    continue
+                if int(reply[0]) == 1:
+                    return list(reply[1:])
+                self._note_due(reply[2])
+                if int(reply[1]):
+                    raise ShutDown(f"queue {self.key!r} is shut down and empty")
+                if not block or deadline.expired():
+                    raise Empty
+                bound = deadline.block_for(self._due_left())
+                if bound >= 0.001 and self._zset:
+                    yield Cmd(("BLPOP", self._ready, _seconds(bound)), block=bound)
+                continue
+            # list queues: one pipeline = prepare + native blocking pop (+ wake putters)
+            register_consumer = consumer is not None and not consumer.registered
+            register_getter = time.monotonic() > self._getter_until
+            pre = _evalsha(
+                _PRE,
+                (self._main, self._meta, self._delayed, self._getters, self._consumers_key,
+                 consumer.inflight if consumer else self._meta),
+                (int(bound * 1000), consumer.id if register_consumer else "", self._lease_ms,  # type: ignore[union-attr]
+                 "1" if drop else "0", self._getter_id if register_getter else ""),
+            )
+            secs = _seconds(bound)
+            if consumer is not None:
+                end = "LEFT" if self._lifo else "RIGHT"
+                calls: list[Any] = [pre, Cmd(("BLMOVE", self._main, consumer.inflight, end, "LEFT", secs))]
+            else:
+                calls = [pre, Cmd(("BLPOP" if self._lifo else "BRPOP", self._main, secs))]
+                if n > 1:
+                    calls.append(Cmd(("LPOP" if self._lifo else "RPOP", self._main, n - 1)))
+            if self._bounded:
+                calls.append(_evalsha(_SPACE, (self._main, self._delayed, self._putters, self._space),
+                                      (self._bounded, "0")))
+            acking, ack = ack, None
+            if acking is not None:
+                call = self._ack_call(acking)
+                calls.insert(0, _evalsha(call.script, call.keys, call.args))
+            try:
+                replies = yield Batch(tuple(calls), idempotent=False, block=bound)
+            except OutcomeUnknownError:
+                if consumer is None:
+                    raise
+                if acking is not None:  # ack is idempotent: make sure it happened
+                    self._finish(acking, "ack", (yield self._ack_call(acking)) or 1)
+                found = yield from self._recover(consumer)
+                if found:
+                    return found
+                continue
+            if acking is not None:
+                reply = replies.pop(0)
+                if isinstance(reply, NoScriptError):
+                    reply = yield self._ack_call(acking)
+                elif isinstance(reply, Exception):
+                    raise reply
+                self._finish(acking, "ack", reply)
+            if any(isinstance(r, NoScriptError) for r in replies):
+                # the server lost its script cache (restart, failover): load and go round again
+                yield Cmd(("SCRIPT", "LOAD", _PRE.body))
+                yield Cmd(("SCRIPT", "LOAD", _SPACE.body))
+                replies[0] = [0, -1]
+                if consumer is not None and register_consumer:
+                    yield Eval(_HEARTBEAT, (self._consumers_key,), (consumer.id, self._lease_ms))
+            for r in replies:
+                if isinstance(r, Exception) and not isinstance(r, NoScriptError):
+                    raise r
+            if register_consumer:
+                consumer.registered = True  # type: ignore[union-attr]
+            if register_getter:
+                self._getter_until = time.monotonic() + 20.0
+            shut, due = replies[0]
+            self._note_due(due)
+            got = replies[1]
+            drop = False
+            if consumer is None:
+                value = None if got is None else got[1]
+                extra = list(replies[2] or []) if n > 1 else []
+                items = ([value] if value else []) + [i for i in extra if i]
+                stolen = len(extra) - (len(items) - (1 if value else 0))
+                if stolen:  # wake markers meant for other waiters: give them back
+                    yield Cmd(("RPUSH", self._main, *([""] * stolen)))
+                if items:
+                    return items
+            else:
+                if got:
+                    return [got]
+                drop = got is not None  # a wake marker moved into our in-flight list
+            if int(shut):
+                if drop and consumer is not None:
+                    yield Cmd(("LREM", consumer.inflight, 0, ""))
+                raise ShutDown(f"queue {self.key!r} is shut down and empty")
+            if got is None and deadline.expired():
+                block = False  # the wait is over: one last non-blocking look, then Empty
+
+    def _recover(self, consumer: _Consumer) -> Ops:
+        """After a lost reply of a reserve: adopt what was moved into our in-flight list."""
+        entries = yield Cmd(("LRANGE", consumer.inflight, 0, -1))
+        with consumer.lock:
+            orphans = [e for e in entries or () if e and e not in consumer.held and e not in consumer.orphans]
+            consumer.orphans.extend(orphans[1:])
+        return orphans[:1]
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        """Remove and return an item from the queue.
+
+        If *block* is true and *timeout* is None (the default), block if necessary
+        until an item is available.  If *timeout* is a positive number, block at
+        most *timeout* seconds and raise :class:`~hotsync.Empty` if no item was
+        available within that time.  Otherwise (*block* is false), return an item
+        if one is immediately available, else raise ``Empty``.
+
+        The wait happens in Redis (a native blocking pop on the queue's key, in the
+        same round trip as the bookkeeping), bounded by the due time of the next
+        delayed item.  After ``shutdown()`` an empty queue raises ShutDown (also in
+        getters blocked at that moment).  Delivery is at-most-once: a reply lost
+        with the connection raises ``OutcomeUnknownError`` and the item may be
+        gone; use :meth:`reserve` for at-least-once.
+        """
+        if block and timeout is not None:
+            _check_timeout(timeout)
+        raw = self._client.drive(self._take_ops(1, block, timeout, None))
+        self._m["get"].inc()
+        return self._decode(raw[0])
+
+    def get_nowait(self) -> Any:
+        """Remove and return an item if one is immediately available, else raise ``Empty``."""
+        return self.get(block=False)
+
+    def get_many(self, n: int, block: bool = True, timeout: float | None = None) -> list[Any]:
+        """Remove and return up to *n* items (at least one) in one round trip.
+
+        Waits like :meth:`get` for the first item; returns what is there then.
+        """
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"n must be an int, not {type(n).__name__}")
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        if block and timeout is not None:
+            _check_timeout(timeout)
+        raw = self._client.drive(self._take_ops(n, block, timeout, None))
+        self._m["get"].inc(len(raw))
+        return [self._decode(r) for r in raw]
+
+    # -- reliable consumption -------------------------------------------------------
+
+    def _consumer(self) -> _Consumer:
+        tid = threading.get_ident()
+        c = self._consumers.get(tid)
+        if c is None or c.pid != os.getpid():
+            cid = f"{_HOST}/{os.getpid()}/{process_token()}/{self._token}/{tid:x}"
+            c = self._consumers[tid] = _Consumer(cid, _keys.aux(self._main, f"inflight:{cid}"))
+        return c
+
+    def _heartbeat(self, c: _Consumer) -> None:
+        """Start the consumer's heartbeat (one Lease in the process's renewal thread)."""
+        if c.lease is not None and c.lease.active:
+            return
+
+        def check(reply: Any) -> bool:
+            dead = [d.decode() for d in reply[1:]]
+            if dead:
+                self._reap_consumers(dead)
+            with c.lock:
+                if not c.held and not c.reserving and not c.orphans and c.lease is lease:
+                    # idle: leave the consumers set (requeue anything stray in our list first)
+                    lease.active = False
+                    c.lease = None
+                    c.registered = False
+                    self._requeue_all(c.inflight, c.id)
+                    return True
+                # not registered while holding messages: they were reaped (we stalled past the lease)
+                return int(reply[0]) == 1 or not c.held
+
+        def lost(reason: str) -> None:
+            with c.lock:
+                c.held.clear()
+                c.orphans.clear()
+                c.registered = False
+                if c.lease is lease:
+                    c.lease = None
+
+        lease = Lease(self._client, Eval(_HEARTBEAT, (self._consumers_key,), (c.id, self._lease_ms)), self.lease,
+                      time.monotonic(), lost, check=check, kind=self._kind, name=self.key)
+        c.lease = lease
+        scheduler().add(lease)
+
+    def reserve(self, block: bool = True, timeout: float | None = None) -> Message:
+        """Take an item for processing; it stays held by this process until acked.
+
+        Blocks like :meth:`get` (same arguments, same ``Empty``/``ShutDown``).  The
+        returned :class:`~hotsync.Message` sits in this consumer's in-flight list in
+        Redis until ``msg.ack()`` (done; counts as ``task_done()``) or
+        ``msg.nack(delay=0)`` (deliver again).  While this process lives, its
+        renewal thread keeps the consumer's lease alive (one heartbeat per
+        consumer, not per message); if the process dies, its messages are
+        redelivered within about one ``lease`` (+ a third) by any live consumer of
+        the queue, each delivery counting an attempt; after ``max_attempts`` a
+        message goes to the dead letters.  Delivery is at-least-once: a message
+        may be processed twice (a consumer that stalls past its lease), never lost.
+        """
+        if block and timeout is not None:
+            _check_timeout(timeout)
+        return self._reserve(block, timeout, None)
+
+    def _reserve(self, block: bool, timeout: float | None, ack: Message | None) -> Message:
+        c = self._consumer()
+        if ack is not None and ack._consumer is not c:
+            ack.ack()
+            ack = None
+        with c.lock:
+            orphan = c.orphans.pop(0) if c.orphans else None
+            if orphan is not None:  # moved to us earlier with its reply lost (see _recover)
+                c.held.add(orphan)
+            else:
+                c.reserving += 1
+                self._heartbeat(c)
+        if orphan is not None:
+            if ack is not None:
+                ack.ack()
+            return self._message(c, orphan)
+        try:
+            entry = self._client.drive(self._take_ops(1, block, timeout, c, ack))[0]
+            with c.lock:
+                c.held.add(entry)
+        finally:
+            with c.lock:
+                c.reserving -= 1
+        self._m["reserve"].inc()
+        return self._message(c, entry)
+
+    def consume(self, timeout: float | None = None) -> Iterator[Message]:
+        """Reserve messages one after another, acking each when the loop comes back for the next.
+
+        ``for msg in q.consume(timeout=5): work(msg.value)`` is ``reserve()`` +
+        ``ack()`` per message, but each ack travels in the same round trip as the
+        next reserve (one round trip per message on list queues).  The loop ends
+        when no message arrives within *timeout* seconds (None: wait forever) or
+        when the queue is shut down and empty.  Leaving the loop early (``break``,
+        an exception) nacks the current message unless it was acked or nacked
+        explicitly; if the process dies instead, it is redelivered after the lease.
+        """
+        if timeout is not None:
+            _check_timeout(timeout)
+        pending: Message | None = None
+        while True:
+            try:
+                msg = self._reserve(True, timeout, pending)
+            except (Empty, ShutDown):
+                return
+            pending = None
+            try:
+                yield msg
+            except GeneratorExit:
+                if msg.settled is None:
+                    msg.nack()
+                raise
+            pending = msg if msg.settled is None else None
+
+    def _message(self, c: _Consumer, entry: bytes) -> Message:
+        mid, attempts, value, member = self._decode_entry(entry)
+        return Message(self, c, entry, mid, attempts, value, member)
+
+    def _ack_call(self, msg: Message) -> Eval:
+        return Eval(_ACK, (msg._consumer.inflight, self._meta, self._joiners, self._joined, self._attempts),
+                    (msg._entry, msg._member), idempotent=True)
+
+    def _settle(self, msg: Message, how: str, delay: float) -> bool:
+        if msg.settled is not None:
+            return False
+        if how == "ack":
+            return self._finish(msg, how, self._client.perform(self._ack_call(msg)))
+        delay_ms = _check_delay(delay)
+        reply = self._client.perform(self._requeue_call("one", msg._consumer.inflight, "", delay_ms, msg._entry, 1))
+        if int(reply[0]) >= 0:
+            self._count_requeue(reply)
+        return self._finish(msg, how, 1 if int(reply[0]) >= 0 else 0)
+
+    def _finish(self, msg: Message, how: str, reply: Any) -> bool:
+        """Record the outcome of an ack (reply 1/0) or a nack (1/0) of *msg*."""
+        ok = int(reply) == 1
+        c = msg._consumer
+        with c.lock:
+            c.held.discard(msg._entry)
+        msg.settled = ("acked" if how == "ack" else "nacked") if ok else "lost"
+        self._m[how].inc()
+        return ok
+
+    def _requeue_call(self, mode: str, source: str, consumer: str, delay_ms: int, entry: bytes | str,
+                      limit: int) -> Eval:
+        if self._zset:
+            keys = (self._main, self._meta, self._delayed, self._dead, self._joiners, self._joined,
+                    self._consumers_key, source, self._waiters, self._ready, self._attempts)
+            return Eval(_ZREQUEUE, keys, (mode, consumer, delay_ms, entry, self._mode, limit))
+        keys = (self._main, self._meta, self._delayed, self._dead, self._joiners, self._joined,
+                self._consumers_key, source, self._getters)
+        return Eval(_REQUEUE, keys, (mode, consumer, delay_ms, entry, "1" if self._lifo else "0", limit),
+                    idempotent=mode == "one")
+
+    def _count_requeue(self, reply: Any, replay: bool = False) -> None:
+        if int(reply[0]) > 0:
+            self._m["replayed" if replay else "redelivered"].inc(int(reply[0]))
+        if int(reply[1]) > 0:
+            self._m["dead_lettered"].inc(int(reply[1]))
+
+    def _requeue_all(self, source: str, consumer: str, replay: bool = False, limit: int | None = None) -> int:
+        moved = 0
+        while limit is None or moved < limit:
+            step = _CHUNK if limit is None else min(_CHUNK, limit - moved)
+            reply = self._client.perform(self._requeue_call("replay" if replay else "all", source, consumer, 0, "",
+                                                            step))
+            self._count_requeue(reply, replay)
+            moved += int(reply[0]) + int(reply[1])
+            if int(reply[2]) == 0 or int(reply[0]) + int(reply[1]) == 0:
+                break
+        return moved
+
+    def _reap_consumers(self, dead: list[str]) -> int:
+        return sum(self._requeue_all(_keys.aux(self._main, f"inflight:{cid}"), cid) for cid in dead)
+
+    def reap(self) -> int:
+        """Redeliver the messages of consumers whose lease ran out; return how many.
+
+        Live consumers run this from their heartbeat; call it to make recovery
+        deterministic (tests, operations).  Messages that reached ``max_attempts``
+        go to the dead letters (counted in the result too).
+        """
+        total = 0
+        while True:
+            reply = self._client.perform(Eval(_HEARTBEAT, (self._consumers_key,), ("", self._lease_ms)))
+            dead = [d.decode() for d in reply[1:]]
+            if not dead:
+                return total
+            total += self._reap_consumers(dead)
+
+    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
+        """The dead letters, oldest first (at most *limit*); ``attempts`` counts their deliveries."""
+        raw = self._client.read(Cmd(("LRANGE", self._dead, 0, -1))) or []
+        out = []
+        for entry in reversed(raw[-limit:] if limit else raw):
+            mid, attempts, value, _ = self._decode_entry(entry)
+            out.append(DeadLetter(value, mid, attempts - 1))
+        return out
+
+    def dead_count(self) -> int:
+        """Number of dead letters."""
+        return int(self._client.read(Cmd(("LLEN", self._dead))))
+
+    def replay_dead(self, limit: int | None = None) -> int:
+        """Put dead letters back into the queue (oldest first, attempts reset); return how many."""
+        return self._requeue_all(self._dead, "", replay=True, limit=limit)
+
+    def purge_dead(self) -> int:
+        """Delete every dead letter; return how many there were."""
+        replies = self._client.perform(Batch((Cmd(("LLEN", self._dead)), Cmd(("DEL", self._dead))),
+                                             transaction=True))
+        return int(replies[0])
+
+    # -- size, task_done, join, shutdown -------------------------------------------------
+
+    def qsize(self) -> int:
+        """Return the approximate size of the queue: another host may change it before you act.
+
+        Counts the items waiting to be got, delayed ones included; not the
+        reserved (in-flight) ones.
+        """
+        if self._zset:
+            replies = self._client.read(Batch((Cmd(("ZCARD", self._main)), Cmd(("ZCARD", self._delayed)))))
+            return int(replies[0]) + int(replies[1])
+        replies = self._client.read(Batch((
+            Cmd(("LLEN", self._main)),
+            Cmd(("LPOS", self._main, "", "RANK", -1, "COUNT", 0, "MAXLEN", 1000)),  # wake markers
+            Cmd(("ZCARD", self._delayed)),
+        )))
+        return int(replies[0]) - len(replies[1] or ()) + int(replies[2])
+
+    def empty(self) -> bool:
+        """Return True if the queue is empty, False otherwise (approximate, as ``qsize``)."""
+        return not self.qsize()
+
+    def full(self) -> bool:
+        """Return True if the queue is full, False otherwise (approximate, as ``qsize``)."""
+        return 0 < self.maxsize <= self.qsize()
+
+    def task_done(self) -> None:
+        """Indicate that a formerly enqueued task is complete (on any host).
+
+        Each ``get()`` should be followed by one ``task_done()`` when the item's
+        work is done; ``msg.ack()`` does it for reserved messages.  When the count
+        of unfinished tasks, kept in Redis for every object on the key, reaches
+        zero, every ``join()`` returns.
+
+        Raises ValueError if called more times than there were items put.
+        """
+        reply = self._client.perform(Eval(_TASK_DONE, (self._meta, self._joiners, self._joined), (1,),
+                                          idempotent=False))
+        if int(reply) < 0:
+            raise ValueError("task_done() called too many times")
+
+    def join(self) -> None:
+        """Block until every item put into the queue (by any host) has been processed.
+
+        Waits in Redis for the wake-up pushed by the ``task_done()`` (or ack) that
+        brings the unfinished count to zero; no polling.
+        """
+        self._client.drive(self._join_ops())
+
+    def _join_ops(self) -> Ops:
+        joiner = f"{process_token()}:{uuid.uuid4().hex[:8]}"
+        while True:
+            left = yield Eval(_JOIN, (self._meta, self._joiners), (joiner, int((MAX_BLOCK + 1) * 1000)))
+            if int(left) == 0:
+                return
+            yield Cmd(("BLPOP", self._joined, _seconds(MAX_BLOCK)), block=MAX_BLOCK)
+
+    def unfinished_tasks(self) -> int:
+        """Number of items put and not yet marked done (``task_done`` / ack), on all hosts."""
+        return int(self._client.read(Cmd(("HGET", self._meta, "unfinished"))) or 0)
+
+    def shutdown(self, immediate: bool = False) -> None:
+        """Shut the queue down for every object on its key (Python 3.13 semantics).
+
+        Further ``put()`` calls raise ShutDown; ``get()`` keeps returning the items
+        still waiting and raises ShutDown once the queue is empty.  Blocked putters
+        and getters (on any host) wake up.  With *immediate*, the waiting items are
+        dropped, each counting as a task done, so ``join()`` returns once the
+        items already taken are done.  Reserved messages can still be acked or
+        nacked.  Shutdown is permanent for the key.
+        """
+        keys = (self._main, self._meta, self._delayed, self._getters, self._ready, self._joiners, self._joined,
+                self._putters, self._space)
+        self._client.write(Eval(_SHUTDOWN, keys, ("1" if immediate else "0", "1" if self._zset else "0")))
+
+    def __repr__(self) -> str:
+        return f"<hotsync.{type(self).__name__} key={self.key!r} maxsize={self.maxsize}>"
+
+
+class Queue(_QueueBase):
+    """A FIFO queue shared by every process that uses the same key.
+
+    Model: a Redis list (``LPUSH`` in, pop from the right), with its bound,
+    unfinished-task count and shutdown flag stored next to it in Redis, so
+    every object on the key, on any host, enforces the same rules.
+
+    Distributed semantics:
+        *Waiting.* ``get()`` blocks in Redis with a native blocking pop, in one
+        round trip even when it had to wait; a putter on a full queue blocks on
+        a "space" signal pushed by the get that freed a slot; ``join()`` blocks on
+        a signal pushed when the last task is done.  Nothing polls.
+        *Delivery.* ``get()`` is at-most-once (the item leaves Redis when popped);
+        ``reserve()`` is at-least-once: a reserved message lives in the
+        consumer's in-flight list until acked, and comes back if the consumer
+        dies (its heartbeat lease, ``lease=`` seconds, runs out) or nacks it.
+        ``max_attempts`` deliveries without an ack send it to the dead letters.
+        *Round trips.* ``put`` 1; ``get`` 1, also when it had to wait (the
+        bookkeeping script and the blocking pop travel in one pipeline);
+        ``reserve`` + ``ack`` 2, or 1 per message with ``consume()`` (the ack rides
+        with the next reserve); ``put_many``/``get_many`` 1 per batch.
+        *Retries.* ``put`` carries a request number checked in Redis, so a put
+        retried after a lost reply is applied once; ``ack``/``nack`` are
+        idempotent; a lost reply of ``reserve`` is recovered from the consumer's
+        own in-flight list.
+        *Clock.* Delays and leases are timed by the Redis server.
+
+    Differences from ``queue.Queue``:
+        ``maxsize`` must be an int and must match the one stored for the key
+        (else :class:`~hotsync.ConfigConflictError`).  ``qsize()`` counts delayed
+        items.  Values travel through the codec (JSON by default: tuples come
+        back as lists).  Extra: ``put(delay=)``, ``put_many``, ``get_many``,
+        ``reserve``, ``consume``, dead letters (``dead_letters``, ``dead_count``,
+        ``replay_dead``, ``purge_dead``), ``reap``, ``unfinished_tasks()``.
+
+    Example::
+
+        jobs = hotsync.Queue(key="jobs", lease=60, max_attempts=5)
+        jobs.put({"video": 17})
+        with jobs.reserve() as msg:     # acked if the block succeeds
+            transcode(msg.value)
+    """
+
+    _kind = "queue"
+
+
+class LifoQueue(_QueueBase):
+    """A LIFO queue (last in, first out) shared across processes; see :class:`Queue`.
+
+    Redelivered (nacked or reaped) messages go back on top.
+    """
+
+    _kind = "lifoqueue"
+    _lifo = True
+
+
+class PriorityQueue(_QueueBase):
+    """A priority queue shared across processes: lowest priority first, FIFO among equals.
+
+    Items are ``(priority, value)`` pairs (tuples or lists), or bare numbers,
+    as with ``queue.PriorityQueue``; ``get()`` returns them in the same shape
+    (a tuple for pairs).  The priority must be a finite int or float: it is the
+    Redis zset score (a double: ints beyond 2**53 lose precision).  Model: a zset
+    scored by priority whose members start with a sequence number.
+
+    Differences from ``queue.PriorityQueue``: equal priorities come out in put
+    order (the values are never compared); priorities must be real numbers.
+    """
+
+    _kind = "priorityqueue"
+    _zset = True
+    _mode = "pq"
+
+    def _encode(self, items: Sequence[Any]) -> list[Any]:
+        argv: list[Any] = []
+        dumps = self._codec.dumps
+        for item in items:
+            if isinstance(item, (tuple, list)) and len(item) == 2 and not isinstance(item[0], (tuple, list)):
+                prio, payload = item[0], b"t" + dumps(item[1])
+            else:
+                prio, payload = item, b"n" + dumps(item)
+            if not isinstance(prio, (int, float)):
+                raise TypeError(
+                    f"PriorityQueue items are (priority, value) pairs or numbers with a real-number priority, "
+                    f"not {type(prio).__name__}"
+                )
+            if isinstance(prio, float) and not math.isfinite(prio):
+                raise ValueError(f"priority must be finite, not {prio!r}")
+            argv += (repr(float(prio)) if isinstance(prio, float) else str(int(prio)), payload)
+        return argv
+
+    def _decode(self, raw: bytes) -> Any:
+        return self._decode_entry(raw)[2]
+
+    def _decode_entry(self, entry: bytes) -> tuple[str, int, Any, bytes]:
+        mid, deliveries, prio, payload = entry.split(b"|", 3)
+        value = self._codec.loads(payload[1:])
+        if payload[:1] == b"t":
+            p = prio.decode()
+            value = (int(p) if p.lstrip("-").isdigit() else float(p), value)
+        return mid.decode(), int(deliveries) + 1, value, b""
+
+
+class SetQueue(_QueueBase):
+    """A FIFO queue of unique members shared across processes.
+
+    Putting an item that is already waiting (or delayed) is a no-op; the check
+    and the insert are one atomic step.  Once an item has been got or reserved it
+    may be put again.  Model: a zset of encoded values scored by a sequence
+    number.  ``put_many`` returns how many items were actually added.
+    """
+
+    _kind = "setqueue"
+    _zset = True
+    _mode = "fifo"
+
+    def _encode(self, items: Sequence[Any]) -> list[Any]:
+        return [self._codec.dumps(item) for item in items]
+
+    def _decode(self, raw: bytes) -> Any:
+        return self._codec.loads(raw)
+
+    def _decode_entry(self, entry: bytes) -> tuple[str, int, Any, bytes]:
+        mid, deliveries, _score, payload = entry.split(b"|", 3)
+        return mid.decode(), int(deliveries) + 1, self._codec.loads(payload), payload
+
+
+class LifoSetQueue(_QueueBase):
+    """A LIFO queue of unique members shared across processes; see :class:`SetQueue`."""
+
+    _kind = "lifosetqueue"
+    _zset = True
+    _mode = "lifo"
+    _encode = SetQueue._encode
+    _decode = SetQueue._decode
+    _decode_entry = SetQueue._decode_entry

@@ -1,0 +1,58 @@
+-- queue_pre: prepare a blocking pop on a list queue, atomically: promote due delayed
+-- items, (re)register the caller, and make sure the pop that follows in the same
+-- pipeline returns at once when the queue is shut down and holds no item, or when a
+-- delayed item falls due before that pop would end.
+--
+-- KEYS[1] queue      list of envelopes; may also hold wake markers ('') at its right end
+-- KEYS[2] meta       hash {shutdown, ...}
+-- KEYS[3] delayed    zset envelope -> due time (server ms)
+-- KEYS[4] getters    zset getter object -> registration expiry (server ms)
+-- KEYS[5] consumers  zset consumer -> heartbeat deadline (server ms)
+-- KEYS[6] inflight   list: the caller's in-flight messages (reserve only)
+-- ARGV[1] bound      ms the following pop may block
+-- ARGV[2] consumer   consumer id to register ('' = none)
+-- ARGV[3] lease      consumer lease in ms
+-- ARGV[4] drop       '1': remove wake markers the caller moved into its in-flight list
+-- ARGV[5] getter     getter object id to register for 60 s ('' = registered already)
+--
+-- Returns {shutdown 0/1, ms until the next delayed item is due or -1}.
+-- Invariant: a wake marker is pushed only into a list holding nothing.
+local queue, meta, delayed, getters = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local consumers, inflight = KEYS[5], KEYS[6]
+local bound, consumer, lease = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+local drop, getter = ARGV[4] == '1', ARGV[5]
+
+local now
+local function clock()
+  if not now then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return now
+end
+
+local shut = redis.call('HGET', meta, 'shutdown') and 1 or 0
+local nextdue = -1
+if redis.call('EXISTS', delayed) == 1 then
+  local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', clock(), 'LIMIT', 0, 1000)
+  if #due > 0 then
+    redis.call('LPUSH', queue, unpack(due))
+    redis.call('ZREM', delayed, unpack(due))
+  end
+  local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+  if first[2] then nextdue = math.max(tonumber(first[2]) - clock(), 0) end
+end
+if drop then
+  redis.call('LREM', inflight, 0, '')
+end
+if consumer ~= '' then
+  redis.call('ZADD', consumers, clock() + lease, consumer)
+end
+if getter ~= '' then
+  redis.call('ZADD', getters, clock() + 60000, getter)
+  redis.call('PEXPIRE', getters, 70000)
+end
+if (shut == 1 or (nextdue >= 0 and nextdue + 20 < bound)) and redis.call('LLEN', queue) == 0 then
+  redis.call('RPUSH', queue, '')
+end
+return {shut, nextdue}

@@ -1,0 +1,91 @@
+-- queue_zpop: take up to n items from a zset queue (lowest score first), atomically:
+-- promote due delayed items, optionally move the items into the caller's in-flight
+-- list, wake waiting putters; when empty, register the caller as a blocked getter.
+--
+-- KEYS[1] queue      zset (see queue_zput)
+-- KEYS[2] meta       hash {shutdown, seq, ...}
+-- KEYS[3] delayed    zset member -> due time (server ms)
+-- KEYS[4] waiters    zset blocked getter -> time its wait ends (server ms)
+-- KEYS[5] putters    zset putter -> registration deadline (server ms)
+-- KEYS[6] space      list of wake-ups for putters
+-- KEYS[7] consumers  zset consumer -> heartbeat deadline (server ms)
+-- KEYS[8] inflight   list: the caller's in-flight messages (reserve only)
+-- KEYS[9] attempts   hash member -> deliveries (set queues)
+-- ARGV[1] n          most items to take (>= 1)
+-- ARGV[2] waiter     waiter id
+-- ARGV[3] wait       ms to stay registered as a blocked getter when empty (0 = don't)
+-- ARGV[4] consumer   consumer id ('' = plain get)
+-- ARGV[5] lease      consumer lease in ms
+-- ARGV[6] mode       'pq' | 'fifo' | 'lifo'
+-- ARGV[7] maxsize    0 = unbounded
+--
+-- Returns {1, item...} (plain get: members; reserve: in-flight envelopes
+-- 'id|deliveries|score|payload'), or {0, shutdown 0/1, ms until the next due item or -1}.
+local queue, meta, delayed, waiters, putters, space = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local consumers, inflight, attempts = KEYS[7], KEYS[8], KEYS[9]
+local n, waiter, wait, consumer = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local lease, mode, maxsize = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local nextdue = -1
+if redis.call('EXISTS', delayed) == 1 then
+  local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
+  for i = 1, #due do
+    local m = due[i]
+    redis.call('ZREM', delayed, m)
+    if mode == 'pq' then
+      local a = string.find(m, '|', 1, true)
+      local b = string.find(m, '|', a + 1, true)
+      local c = string.find(m, '|', b + 1, true)
+      redis.call('ZADD', queue, string.sub(m, b + 1, c - 1), m)
+    else
+      local seq = redis.call('HINCRBY', meta, 'seq', 1)
+      redis.call('ZADD', queue, 'NX', mode == 'lifo' and -seq or seq, m)
+    end
+  end
+  local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+  if first[2] then nextdue = math.max(tonumber(first[2]) - now, 0) end
+end
+
+local popped = redis.call('ZPOPMIN', queue, n)
+if #popped == 0 then
+  local shut = redis.call('HGET', meta, 'shutdown') and 1 or 0
+  if wait > 0 and shut == 0 then
+    redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now - 2000)
+    redis.call('ZADD', waiters, now + wait, waiter)
+    if redis.call('PTTL', waiters) < wait + 3000 then redis.call('PEXPIRE', waiters, wait + 3000) end
+  end
+  return {0, shut, nextdue}
+end
+if wait > 0 then
+  redis.call('ZREM', waiters, waiter)
+end
+local out = {1}
+for i = 1, #popped, 2 do
+  local m, score = popped[i], popped[i + 1]
+  local item = m
+  if consumer ~= '' then
+    if mode ~= 'pq' then
+      local d = redis.call('HGET', attempts, m) or '0'
+      item = string.format('%012x', math.abs(tonumber(score))) .. '|' .. d .. '|' .. score .. '|' .. m
+    end
+    redis.call('LPUSH', inflight, item)
+  elseif mode ~= 'pq' then
+    redis.call('HDEL', attempts, m)
+  end
+  out[#out + 1] = item
+end
+if consumer ~= '' then
+  redis.call('ZADD', consumers, now + lease, consumer)
+end
+if maxsize > 0 then
+  redis.call('ZREMRANGEBYSCORE', putters, '-inf', now)
+  local w = redis.call('ZCARD', putters)
+  if w > 0 then
+    local push = math.min(w, #out - 1) - redis.call('LLEN', space)
+    for _ = 1, push do redis.call('LPUSH', space, '1') end
+    redis.call('PEXPIRE', space, 60000)
+  end
+end
+return out

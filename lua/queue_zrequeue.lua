@@ -1,0 +1,105 @@
+-- queue_zrequeue: put messages back into a zset queue, atomically: a nack (one
+-- in-flight message), a reap (every message of a dead consumer) or a replay of dead
+-- letters.  Each redelivery counts an attempt; a message that reached max_attempts
+-- goes to the dead letters instead (and stops counting as an unfinished task).
+--
+-- KEYS[1] queue      zset (see queue_zput)
+-- KEYS[2] meta       hash {max_attempts, unfinished, seq, ...}
+-- KEYS[3] delayed    zset member -> due time (server ms)
+-- KEYS[4] dead       list of dead-lettered envelopes 'id|deliveries|score|payload'
+-- KEYS[5] joiners    zset join() waiter -> registration deadline (server ms)
+-- KEYS[6] joined     list of wake-ups for join() waiters
+-- KEYS[7] consumers  zset consumer -> heartbeat deadline (server ms)
+-- KEYS[8] source     the in-flight list (nack, reap) or the dead letters (replay)
+-- KEYS[9] waiters    zset blocked getter -> time its wait ends (server ms)
+-- KEYS[10] ready     list: one element wakes one blocked getter
+-- KEYS[11] attempts  hash member -> deliveries (set queues)
+-- ARGV[1] mode       'one' (nack ARGV[4]), 'all' (reap), 'replay'
+-- ARGV[2] consumer   reap: the dead consumer to forget once its list is empty
+-- ARGV[3] delay      ms before a nacked message may be delivered again (0 = now)
+-- ARGV[4] entry      nack: the envelope to take back
+-- ARGV[5] qmode      'pq' | 'fifo' | 'lifo'
+-- ARGV[6] limit      most messages moved by this call ('all', 'replay')
+--
+-- Returns {requeued, dead_lettered, left in source}, or {-1} when a nacked entry is
+-- no longer held.
+local queue, meta, delayed, dead, joiners, joined = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local consumers, source, waiters, ready, attempts = KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local mode, consumer, delay, entry = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local qmode, limit = ARGV[5], tonumber(ARGV[6])
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local maxatt = tonumber(redis.call('HGET', meta, 'max_attempts') or '0')
+
+local todo = {}
+if mode == 'one' then
+  if redis.call('LREM', source, 1, entry) == 0 then return {-1} end
+  todo[1] = entry
+else
+  for _ = 1, limit do
+    local e = redis.call('RPOP', source)
+    if not e then break end
+    todo[#todo + 1] = e
+  end
+end
+
+local requeued, deadn = 0, 0
+for i = 1, #todo do
+  local e = todo[i]
+  local a = string.find(e, '|', 1, true)
+  local b = string.find(e, '|', a + 1, true)
+  local c = string.find(e, '|', b + 1, true)
+  local d = mode == 'replay' and 0 or tonumber(string.sub(e, a + 1, b - 1)) + 1
+  local score, payload = string.sub(e, b + 1, c - 1), string.sub(e, c + 1)
+  local env = string.sub(e, 1, a) .. d .. string.sub(e, b)
+  local member = qmode == 'pq' and env or payload
+  if mode ~= 'replay' and maxatt > 0 and d >= maxatt then
+    redis.call('LPUSH', dead, env)
+    if qmode ~= 'pq' then redis.call('HDEL', attempts, payload) end
+    deadn = deadn + 1
+  else
+    if mode == 'replay' and qmode ~= 'pq' then
+      local seq = redis.call('HINCRBY', meta, 'seq', 1)
+      score = qmode == 'lifo' and -seq or seq
+    end
+    if delay > 0 and mode ~= 'replay' then
+      redis.call('ZADD', delayed, now + delay, member)
+    else
+      redis.call('ZADD', queue, 'NX', score, member)
+    end
+    if qmode ~= 'pq' then
+      if d > 0 then redis.call('HSET', attempts, payload, d) else redis.call('HDEL', attempts, payload) end
+    end
+    requeued = requeued + 1
+  end
+end
+
+local change = (mode == 'replay' and requeued or 0) - deadn
+if change ~= 0 then
+  local u = redis.call('HINCRBY', meta, 'unfinished', change)
+  if u <= 0 then
+    redis.call('HDEL', meta, 'unfinished')
+    redis.call('ZREMRANGEBYSCORE', joiners, '-inf', now)
+    local j = redis.call('ZCARD', joiners)
+    for _ = 1, math.min(j, 1000) do redis.call('LPUSH', joined, '1') end
+    if j > 0 then redis.call('PEXPIRE', joined, 60000); redis.call('DEL', joiners) end
+  end
+end
+if requeued > 0 then
+  redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now - 2000)
+  local w
+  if delay > 0 and mode ~= 'replay' then
+    w = redis.call('ZCOUNT', waiters, '(' .. (now + delay + 20), '+inf')
+  else
+    w = math.min(redis.call('ZCARD', waiters), requeued)
+  end
+  w = math.min(w, 1000) - redis.call('LLEN', ready)
+  for _ = 1, w do redis.call('LPUSH', ready, '1') end
+  if w > 0 then redis.call('PEXPIRE', ready, 60000) end
+end
+local left = redis.call('LLEN', source)
+if mode == 'all' and left == 0 and consumer ~= '' then
+  redis.call('ZREM', consumers, consumer)
+end
+return {requeued, deadn, left}
