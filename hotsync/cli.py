@@ -40,8 +40,7 @@ def _client(args: argparse.Namespace) -> Any:
 def _demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo
 
-    summary = run_demo(args.redis, workers=args.workers, rounds=args.rounds)
-    return 0 if summary.ok else 1
+    return run_demo(args.redis, workers=args.workers, jobs=args.jobs, chaos=not args.no_chaos)
 
 
 # -- inspect --------------------------------------------------------------------------
@@ -105,6 +104,56 @@ def _unlock(args: argparse.Namespace) -> int:
     return 0
 
 
+def _queue(args: argparse.Namespace) -> Any:
+    """The queue at ``args.key``, as the class its creator used, attached without changing it."""
+    from . import _keys
+    from ._keys import index_key
+    from .inspect import bare_client
+    from . import queue as q
+
+    client = bare_client(_client(args))
+    key = args.prefix + args.key
+    kind = client.redis.hget(index_key(args.prefix), key)
+    classes = {"queue": q.Queue, "lifoqueue": q.LifoQueue, "priorityqueue": q.PriorityQueue,
+               "setqueue": q.SetQueue, "lifosetqueue": q.LifoSetQueue}
+    cls = classes.get(kind.decode() if kind else "queue", q.Queue)
+    stored = client.redis.hget(_keys.aux(key, "meta"), "maxsize")
+    return cls(int(stored or 0), key, client)
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    queue = _queue(args)
+    if args.replay:
+        n = queue.replay_dead(args.limit)
+        print(f"replayed {n} dead letter(s) of {queue.key!r} into the queue")
+        return 0
+    if args.purge:
+        n = queue.purge_dead()
+        print(f"purged {n} dead letter(s) of {queue.key!r}")
+        return 0
+    letters = queue.dead_letters(args.limit)
+    if args.json:
+        json.dump([{"id": d.id, "attempts": d.attempts, "value": d.value} for d in letters], sys.stdout,
+                  indent=2, default=repr)
+        print()
+        return 0
+    print(f"{queue.dead_count()} dead letter(s) in {queue.key!r}" + (" (oldest first)" if letters else ""))
+    for d in letters:
+        print(f"  {d.id}  attempts {d.attempts}  {json.dumps(d.value, default=repr)[:200]}")
+    return 0
+
+
+def _requeue(args: argparse.Namespace) -> int:
+    queue = _queue(args)
+    if args.consumer:
+        n = queue.requeue_consumer(args.consumer)
+        print(f"requeued {n} in-flight message(s) of consumer {args.consumer!r} on {queue.key!r}")
+    else:
+        n = queue.reap()
+        print(f"requeued {n} in-flight message(s) of expired consumers on {queue.key!r}")
+    return 0
+
+
 # -- exporter ---------------------------------------------------------------------------
 
 
@@ -133,10 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--prefix", default="", help="key prefix of your hotsync clients")
         return p
 
-    demo = command("demo", _demo, "run the demo: worker processes sharing a lock (embedded Redis if no URL)")
+    demo = command("demo", _demo, "run the worker-pool example (an embedded Redis unless --redis/$REDIS_URL)")
     demo.add_argument("--redis", help="Redis URL (default: $REDIS_URL, else an embedded server)")
-    demo.add_argument("--workers", type=int, default=5, help="worker processes (default 5)")
-    demo.add_argument("--rounds", type=int, default=200, help="critical sections per worker (default 200)")
+    demo.add_argument("--workers", type=int, default=4, help="worker processes (default 4)")
+    demo.add_argument("--jobs", type=int, default=400, help="jobs to process (default 400)")
+    demo.add_argument("--no-chaos", action="store_true", help="do not SIGKILL a worker mid-run")
 
     ins = command("inspect", _inspect, "show every named lock, semaphore, rate limiter and queue")
     ins.add_argument("pattern", nargs="?", help="glob over keys, e.g. 'jobs:*'")
@@ -145,6 +195,18 @@ def build_parser() -> argparse.ArgumentParser:
     unlock = command("unlock", _unlock, "force-release a stuck lock (audited on stdout)")
     unlock.add_argument("key", help="the lock's key")
     unlock.add_argument("--kind", choices=["lock", "rlock"], default="lock")
+
+    dead = command("dead-letters", _dead_letters, "list, replay or purge a queue's dead letters")
+    dead.add_argument("key", help="the queue's key")
+    dead.add_argument("--limit", type=int, help="at most this many (oldest first)")
+    action = dead.add_mutually_exclusive_group()
+    action.add_argument("--replay", action="store_true", help="put them back into the queue")
+    action.add_argument("--purge", action="store_true", help="delete them")
+    dead.add_argument("--json", action="store_true", help="machine-readable listing")
+
+    req = command("requeue", _requeue, "redeliver in-flight messages of dead (or one named) consumers")
+    req.add_argument("key", help="the queue's key")
+    req.add_argument("--consumer", help="requeue this consumer's messages even if it looks alive")
 
     exp = command("exporter", _exporter, "serve Prometheus gauges of the live state in Redis")
     exp.add_argument("--port", type=int, default=9709, help="HTTP port (default 9709)")

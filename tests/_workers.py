@@ -56,3 +56,12 @@ def wait_in_line(url, prefix, key, lease, ready_key):
     lock.acquire()
     c.redis.set(f"{prefix}{ready_key}:acquired", "1")
     time.sleep(3600)
+
+
+def reserve_and_hang(url, prefix, key="work", lease=1.0):
+    """Reserve one message of a queue, report it, then hang (to be SIGKILLed)."""
+    c = _client(url, prefix)
+    q = hotsync.Queue(key=key, client=c, lease=lease)
+    q.reserve(timeout=30)
+    c.redis.set(f"{prefix}reserved", "1")
+    time.sleep(3600)

@@ -101,3 +101,51 @@ def test_exporter_reports_down_when_redis_is_unreachable():
     registry = CollectorRegistry()
     registry.register(LiveStateCollector(c))
     assert registry.get_sample_value("hotsync_exporter_up") == 0
+
+
+def _dead_queue(client, n=2):
+    q = hotsync.Queue(key="jobs", client=client, max_attempts=1)
+    q.put_many([{"job": i} for i in range(n)])
+    for _ in range(n):
+        msg = q.reserve(timeout=5)
+        msg.nack()  # the first delivery was the last allowed: dead letter
+    return q
+
+
+def test_cli_dead_letters_lists_replays_and_purges(client, redis_url, prefix):
+    q = _dead_queue(client)
+    out = _cli("dead-letters", "jobs", "--prefix", prefix, url=redis_url)
+    assert out.returncode == 0, out.stderr
+    assert "2 dead letter(s)" in out.stdout and '{"job": 0}' in out.stdout and "attempts 1" in out.stdout
+    data = json.loads(_cli("dead-letters", "jobs", "--prefix", prefix, "--json", url=redis_url).stdout)
+    assert [d["value"] for d in data] == [{"job": 0}, {"job": 1}]
+    out = _cli("dead-letters", "jobs", "--prefix", prefix, "--replay", url=redis_url)
+    assert "replayed 2" in out.stdout
+    assert q.qsize() == 2 and q.dead_count() == 0
+    for _ in range(2):
+        q.reserve(timeout=5).nack()
+    assert "purged 2" in _cli("dead-letters", "jobs", "--prefix", prefix, "--purge", url=redis_url).stdout
+    assert q.dead_count() == 0 and q.qsize() == 0
+
+
+def test_cli_requeue_redelivers_a_dead_consumers_messages(client, redis_url, prefix):
+    from ._helpers import kill9, start, wait_for
+    from ._workers import reserve_and_hang as _reserve_and_hang
+
+    import time
+
+    q = hotsync.Queue(key="work", client=client, lease=3.0)
+    q.put({"job": 1})
+    victim = start(_reserve_and_hang, redis_url, prefix, "work", 3.0)
+    wait_for(lambda: client.redis.get(f"{prefix}reserved") is not None, 60, "the consumer reserved")
+    kill9(victim)
+    killed = time.monotonic()
+    assert q.qsize() == 0
+    out = _cli("requeue", "work", "--prefix", prefix, url=redis_url)
+    assert out.returncode == 0 and "requeued 0" in out.stdout  # its 3 s lease has not run out yet
+    time.sleep(max(3.3 - (time.monotonic() - killed), 0))
+    out = _cli("requeue", "work", "--prefix", prefix, url=redis_url)
+    assert out.returncode == 0 and "requeued 1 in-flight message(s) of expired consumers" in out.stdout
+    msg = q.reserve(timeout=5)
+    assert msg.value == {"job": 1} and msg.attempts == 2
+    msg.ack()
