@@ -22,6 +22,8 @@ from .exceptions import (
     WrongTypeError,
 )
 from .lock import Lock, RLock
+from .ratelimit import RateLimitDecision, RateLimiter
+from .semaphore import BoundedSemaphore, Semaphore, SemaphoreStatistics
 
 __version__ = "0.1.0"
 
@@ -33,6 +35,11 @@ __all__ = [
     "RetryPolicy",
     "Lock",
     "RLock",
+    "Semaphore",
+    "BoundedSemaphore",
+    "SemaphoreStatistics",
+    "RateLimiter",
+    "RateLimitDecision",
     "HotsyncError",
     "LockError",
     "LockNotOwnedError",
