@@ -46,6 +46,7 @@ def _loop(i: int, url: str, prefix: str, total: int, acquire: Any, release: Any)
     barrier_wait(r, f"{prefix}bar", PROCS)
     done = most = 0
     with RoundTrips() as rt:
+        cpu0 = time.process_time()
         start = time.time()
         while r.incr(f"{prefix}tickets") <= total:
             acquire()
@@ -56,7 +57,8 @@ def _loop(i: int, url: str, prefix: str, total: int, acquire: Any, release: Any)
             release()
             done += 1
         end = time.time()
-    r.rpush(f"{prefix}results", f"{done} {most} {rt.count} {start} {end}")
+        cpu = time.process_time() - cpu0
+    r.rpush(f"{prefix}results", f"{done} {most} {rt.count} {start} {end} {cpu}")
 
 
 def hotsync_worker(i: int, url: str, prefix: str, total: int, fair: bool) -> None:
@@ -71,6 +73,11 @@ def ref_worker(i: int, url: str, prefix: str, total: int, fair: bool) -> None:
     _loop(i, url, prefix, total, lambda: r.blpop([tokens], 0), lambda: r.lpush(tokens, "1"))
 
 
+def _redis_cpu(r: Any) -> float:
+    info = r.info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
 def run(url: str, name: str, worker: Any, total: int, fair: bool, rep: list[int]) -> dict[str, Any]:
     rep[0] += 1
     prefix = f"b{rep[0]}{name}:"
@@ -78,6 +85,7 @@ def run(url: str, name: str, worker: Any, total: int, fair: bool, rep: list[int]
     if worker is ref_worker:
         r.rpush(f"{prefix}tokens", *["1"] * PERMITS)
     reset_stats(r)
+    redis_cpu0 = _redis_cpu(r)
     run_workers(worker, PROCS, (url, prefix, total, fair))
     cmds = server_commands(r)
     rows = [line.split() for line in r.lrange(f"{prefix}results", 0, -1)]
@@ -85,7 +93,9 @@ def run(url: str, name: str, worker: Any, total: int, fair: bool, rep: list[int]
     most = max(int(x[1]) for x in rows)
     rtt = sum(int(x[2]) for x in rows)
     wall = max(float(x[4]) for x in rows) - min(float(x[3]) for x in rows)
+    cpu = sum(float(x[5]) for x in rows)
     acquired = sum(counts)
+    redis_cpu = _redis_cpu(r) - redis_cpu0
     # server commands of the workload proper (the barrier's GETs/INCRs excluded)
     workload = sum(v for k, v in cmds.items() if k not in ("get", "info", "config|resetstat", "config", "rpush"))
     r.close()
@@ -96,6 +106,8 @@ def run(url: str, name: str, worker: Any, total: int, fair: bool, rep: list[int]
         "fairness": max(counts) / max(min(counts), 1),
         "rtt_acq": (rtt - len(rows)) / acquired,  # minus the final INCR that found no ticket left
         "cmds_acq": workload / acquired,
+        "cpu_us": cpu / acquired * 1e6,
+        "redis_cpu_us": redis_cpu / acquired * 1e6,
         "correct": acquired == total and most <= PERMITS,
     }
 
@@ -126,11 +138,13 @@ def main() -> None:
                 f"`{name}`", how, med, f"{lo:,.0f}–{hi:,.0f}", med / ref,
                 max(x["max_inside"] for x in res), sum(x["violations"] for x in res),
                 summarize([x["fairness"] for x in res])[0], summarize([x["cmds_acq"] for x in res])[0],
-                summarize([x["rtt_acq"] for x in res])[0], "yes" if all(x["correct"] for x in res) else "NO",
+                summarize([x["rtt_acq"] for x in res])[0], summarize([x["cpu_us"] for x in res])[0],
+                summarize([x["redis_cpu_us"] for x in res])[0], "yes" if all(x["correct"] for x in res) else "NO",
             ])
         print(table(
             ["system", "implementation", "acq/s (median)", "range", "× ref", "max concurrency seen", "violations",
-             "fairness max/min", "server cmds/acq", "client RTT/acq", "correct"],
+             "fairness max/min", "server cmds/acq", "client RTT/acq",
+             "client CPU µs/acq", "server CPU µs/acq", "correct"],
             rows,
         ))
         print(f"\nIdeal = permits / hold = {PERMITS / HOLD:,.0f}/s. Per acquisition the workload adds 3 commands "

@@ -37,11 +37,14 @@ import os
 import socket
 import threading
 import time
+import itertools
 import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from redis.exceptions import NoScriptError
 
 from . import _keys
 from ._ops import Batch, Cmd, Deadline, Eval, Ops
@@ -63,11 +66,22 @@ _STATS = script("semaphore_stats")
 
 _HOST = socket.gethostname().replace("/", "_")
 _CHUNK = 1000  # permits per release script call (ARGV stays bounded)
+_HANDOFF_MS = 2000  # how long a permit handed to a woken waiter stays reserved for waiters
+_FIRST_BLOCK = 0.25  # first wait of a pipelined contended acquire, before the bound is known
 _KIND_NAMES = {"semaphore": "Semaphore", "bounded": "BoundedSemaphore"}
 
 
 def _new_id() -> str:
     return uuid.uuid4().hex[:16]
+
+
+def _pipelined(call: Eval) -> Cmd:
+    """A script call for a pipeline that also blocks: EVALSHA as a plain command.
+
+    (A :class:`Batch` sends scripts as EVAL with their body; here the body would
+    travel on every waiting round.)  A NOSCRIPT reply is handled by the caller.
+    """
+    return Cmd(("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args))
 
 
 def _seconds(value: float) -> str:
@@ -147,11 +161,15 @@ class _SemaphoreBase:
         self._signal_key = _keys.aux(main, "signal")
         self._line_key = _keys.aux(main, "line")
         self._tickets_key = _keys.aux(main, "tickets")
+        self._handoffs_key = _keys.aux(main, "handoffs")
         self.initial_value = int(value)
         self._value_arg = str(int(value))
         self.lease = float(lease)
         self._lease_ms = max(int(lease * 1000), 10)
         self._mark_ms = int(max(60.0, 2 * self._client.retry.budget) * 1000)
+        self._handoff_ms = min(self._lease_ms, _HANDOFF_MS)
+        self._contended = False  # did the last acquire of this object have to wait?
+        self._bound_at: float | None = None  # monotonic time of the earliest lease end last seen
         self.auto_renew = bool(auto_renew)
         self.fair = bool(fair)
         self.on_lost = on_lost
@@ -159,7 +177,9 @@ class _SemaphoreBase:
         #: ended and it was reclaimed, the key was deleted, or Redis was
         #: unreachable for a whole lease); cleared by the next successful acquire.
         self.lost = threading.Event()
-        self._owner = f"{_HOST}/{os.getpid()}/{process_token()}/{_new_id()[:8]}"
+        self._owner = ""
+        self._owner_pid = -1
+        self._ids = itertools.count(1)
         self._permits: deque[_Permit] = deque()
         self._state = threading.Lock()
         m = self._client.metrics
@@ -191,6 +211,14 @@ class _SemaphoreBase:
             key=self.key,
         )
 
+    def _new_member(self) -> str:
+        """A permit id unique across hosts, processes (fork included) and objects."""
+        pid = os.getpid()
+        if pid != self._owner_pid:
+            self._owner = f"{_HOST}/{pid}/{process_token()}/{_new_id()[:8]}"
+            self._owner_pid = pid
+        return f"{self._owner}/{next(self._ids)}"
+
     def _wait_key(self, waiter: str) -> str:
         return _keys.aux(self._main, f"w:{waiter}")
 
@@ -208,62 +236,122 @@ class _SemaphoreBase:
 
     # -- the operations, written once (see hotsync._ops) ------------------
 
+    def _granted(self, reply: Any) -> bool:
+        """Decode an acquire reply: True granted, False busy; raise on anything else."""
+        if isinstance(reply, Exception):
+            raise reply
+        if reply[0] == 1:
+            return True
+        if reply[0] == 0:
+            return False
+        raise self._conflict(reply)
+
     def _acquire_ops(self, member: str, blocking: bool, timeout: float | None) -> Ops:
+        """Unfair acquire.  Waiting rounds are one round trip each: ``BLPOP`` on the
+        signal list pipelined with the acquire script, which the server runs the
+        moment the BLPOP returns (a woken waiter takes its handed-off permit there).
+        When the last acquire of this object had to wait, the first try is pipelined
+        in front of them too (it pushes this call's own wake list when it succeeds,
+        so the BLPOP returns at once): a contended acquire costs one round trip."""
+        if self.fair:
+            return (yield from self._acquire_fair_ops(member, blocking, timeout))
+        deadline = Deadline(timeout if blocking else 0.0)
+        own = self._wait_key(member)
+        keys = (self._main, self._meta_key, self._waiters_key, self._handoffs_key, own)
+
+        def attempt(block: float | None, push: bool = False) -> Eval:
+            wait = 0 if block is None else int((block + 1.0) * 1000)  # None: unregister
+            return Eval(_ACQUIRE, keys, (member, self._lease_ms, wait, self._value_arg, self._stored_kind, int(push)))
+
+        sent = time.monotonic()
+        if not blocking:
+            return sent if self._granted((yield attempt(None))) else None
+        if self._contended:
+            block = deadline.block_for(self._hint(), _FIRST_BLOCK)
+            last = deadline.at is not None and block >= deadline.remaining()
+            first, popped, reply = yield Batch(
+                (_pipelined(attempt(block, push=True)), Cmd(("BLPOP", own, self._signal_key, _seconds(block))),
+                 _pipelined(attempt(None if last else block))),
+                block=block,
+            )
+            if isinstance(first, NoScriptError):  # script cache flushed: load it, give back a signal we took
+                reply = yield attempt(None if last else block)
+                if popped is not None and popped[0] == self._signal_key.encode():
+                    yield Cmd(("LPUSH", self._signal_key, "1"))
+            elif self._granted(first):
+                self._contended = False
+                return sent
+            if self._granted(reply):
+                return sent
+            if last:
+                return None
+        else:
+            reply = yield attempt(deadline.block_for())
+            if self._granted(reply):
+                return sent
+            self._contended = True
+        while True:
+            bound_ms = int(reply[1])
+            self._bound_at = sent + bound_ms / 1000.0 if bound_ms >= 0 else None
+            if deadline.expired():
+                return sent if self._granted((yield attempt(None))) else None
+            block = deadline.block_for(self._hint())
+            last = deadline.at is not None and block >= deadline.remaining()
+            sent = time.monotonic()
+            if block < 0.001:
+                reply = yield attempt(None if last else block)
+            else:
+                _, reply = yield Batch(
+                    (Cmd(("BLPOP", self._signal_key, _seconds(block))), _pipelined(attempt(None if last else block))),
+                    block=block,
+                )
+                if isinstance(reply, NoScriptError):  # registered: the reloaded script takes any handoff
+                    reply = yield attempt(None if last else block)
+            if self._granted(reply):
+                return sent
+            if last:
+                return None
+
+    def _hint(self) -> float | None:
+        """Seconds until the earliest lease end last seen by this object (None: unknown)."""
+        at = self._bound_at
+        return None if at is None else max(at - time.monotonic(), 0.0)
+
+    def _acquire_fair_ops(self, member: str, blocking: bool, timeout: float | None) -> Ops:
         deadline = Deadline(timeout if blocking else 0.0)
         ticket: Lease | None = None
-        args = (self._value_arg, self._stored_kind)
+        keys = (self._main, self._meta_key, self._line_key, self._tickets_key)
         try:
             while True:
                 sent = time.monotonic()
-                if self.fair:
-                    reply = yield Eval(
-                        _ACQUIRE_FAIR,
-                        (self._main, self._meta_key, self._line_key, self._tickets_key),
-                        (member, self._lease_ms, self._lease_ms if blocking else 0, *args),
-                    )
-                else:
-                    register = int((deadline.block_for() + 1.0) * 1000) if blocking else 0
-                    reply = yield Eval(
-                        _ACQUIRE,
-                        (self._main, self._meta_key, self._waiters_key),
-                        (member, self._lease_ms, register, *args),
-                    )
-                code = reply[0]
-                if code == 1:
+                reply = yield Eval(
+                    _ACQUIRE_FAIR,
+                    keys,
+                    (member, self._lease_ms, self._lease_ms if blocking else 0, self._value_arg, self._stored_kind),
+                )
+                if self._granted(reply):
                     if ticket is not None:  # the grant took us out of the line already
                         scheduler().cancel(ticket)
                         ticket = None
                     if len(reply) > 2:
                         yield self._wake(list(reply[2:]))
                     return sent
-                if code != 0:
-                    raise self._conflict(reply)
-                if not blocking:
+                if not blocking or deadline.expired():
                     return None
-                if deadline.expired():
-                    if not self.fair:  # leave the waiters set now rather than at its deadline
-                        yield Cmd(("ZREM", self._waiters_key, member))
-                    return None
+                if ticket is None:
+                    ticket = self._start_ticket(member, sent)
                 bound_ms = int(reply[1])
-                bound = bound_ms / 1000.0 if bound_ms >= 0 else None
-                if self.fair:
-                    if ticket is None:
-                        ticket = self._start_ticket(member, sent)
-                    signal = self._wait_key(member)
-                    if int(reply[2]) != 0:
-                        bound = None  # not the head: a release, a grant or a ticket wakes us
-                else:
-                    signal = self._signal_key
+                # only the head wakes itself when a lease ends; a release, a grant or a
+                # ticket renewal wakes the others
+                bound = bound_ms / 1000.0 if bound_ms >= 0 and int(reply[2]) == 0 else None
                 block = deadline.block_for(bound)
                 if block < 0.001:
                     continue
-                yield Cmd(("BLPOP", signal, _seconds(block)), block=block)
+                yield Cmd(("BLPOP", self._wait_key(member), _seconds(block)), block=block)
         finally:
             if ticket is not None:
                 scheduler().cancel(ticket)
-                reply = yield Eval(
-                    _LEAVE, (self._main, self._meta_key, self._line_key, self._tickets_key), (member,)
-                )
+                reply = yield Eval(_LEAVE, keys, (member,))
                 if len(reply) > 1:
                     yield self._wake(list(reply[1:]))
 
@@ -279,11 +367,12 @@ class _SemaphoreBase:
                     self._waiters_key,
                     self._signal_key,
                     _keys.aux(self._main, f"done:{req}"),
+                    self._handoffs_key,
                     self._line_key,
                     self._tickets_key,
                 ),
-                (extra if start == 0 else 0, self._lease_ms, self._mark_ms, self._value_arg, self._stored_kind,
-                 *chunk),
+                (extra if start == 0 else 0, self._lease_ms, self._mark_ms, self._handoff_ms, self._value_arg,
+                 self._stored_kind, *chunk),
             )
             if reply[0] == -2:
                 raise SemaphoreOverReleaseError("Semaphore released too many times")
@@ -348,7 +437,7 @@ class _SemaphoreBase:
                 raise ValueError("timeout must be a number, not NaN")
             if timeout <= 0:  # the stdlib tries once
                 blocking, timeout = False, None
-        member = f"{self._owner}/{_new_id()}"
+        member = self._new_member()
         start = time.monotonic()
         sent = self._client.drive(self._acquire_ops(member, blocking, timeout))
         waited = time.monotonic() - start
@@ -419,7 +508,8 @@ class _SemaphoreBase:
                 scheduler().cancel(permit.lease)
                 permit.deadline = permit.lease.deadline
         try:
-            removed = self._client.drive(self._release_ops([p.member for p in taken], extra, _new_id()))
+            req = _new_id() if extra else "-"
+            removed = self._client.drive(self._release_ops([p.member for p in taken], extra, req))
         finally:
             now = time.monotonic()
             for permit in taken:

@@ -255,26 +255,23 @@ def test_fair_semaphore_serves_waiters_in_arrival_order(client, raw):
     holder = hotsync.Semaphore(2, "fifo", client, fair=True)
     holder.acquire()
     holder.acquire()
-    order, threads = [], []
+    order, threads, sems = [], [], []
     for i in range(5):
         sem = hotsync.Semaphore(2, "fifo", client, fair=True)
-
-        def run(sem=sem, i=i):
-            assert sem.acquire(timeout=20)
-            order.append(i)
-            time.sleep(0.05)
-            sem.release()
-
-        t = threading.Thread(target=run)
+        sems.append(sem)
+        t = threading.Thread(target=lambda sem=sem, i=i: sem.acquire(timeout=20) and order.append(i))
         t.start()
         threads.append(t)
         _wait_until(lambda: raw.zcard(holder._line_key) == i + 1)
-    holder.release()
-    _wait_until(lambda: len(order) >= 1)
-    holder.release()
+    # one release at a time, each followed by its grant: the grants must follow arrival order
+    for n, release in enumerate([holder.release, holder.release, sems[0].release, sems[1].release, sems[2].release]):
+        release()
+        _wait_until(lambda: len(order) == n + 1)
     for t in threads:
         t.join(20)
     assert order == [0, 1, 2, 3, 4]
+    for sem in sems[3:]:
+        sem.release()
 
 
 def test_fair_non_blocking_acquire_does_not_jump_the_line(client, raw):
