@@ -233,7 +233,16 @@ class HotClient:
                 raise
             end = None if timeout is _DEFAULT or timeout is None else time.monotonic() + timeout
             replies: list[Any] = []
-            for _ in commands:
+            silent = 0
+            for command in commands:
+                if silent:  # the server sends no reply for CLIENT REPLY SKIP and the command after it
+                    silent -= 1
+                    replies.append(None)
+                    continue
+                if _skips_reply(command):
+                    silent = 1
+                    replies.append(None)
+                    continue
                 try:
                     if timeout is _DEFAULT:
                         replies.append(conn.read_response(disable_decoding=True))
@@ -367,6 +376,16 @@ class HotClient:
     def close(self) -> None:
         """Close the connections of the underlying redis-py client."""
         self.redis.close()
+
+
+def _skips_reply(command: Sequence[Any]) -> bool:
+    """``CLIENT REPLY SKIP``: no reply to it nor to the next command."""
+    return (
+        len(command) == 3
+        and str(command[0]).upper() == "CLIENT"
+        and str(command[1]).upper() == "REPLY"
+        and str(command[2]).upper() == "SKIP"
+    )
 
 
 def _translate(exc: rx.ResponseError, key: str | None, what: str) -> Exception:
