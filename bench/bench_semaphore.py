@@ -16,6 +16,7 @@ Run: ``python bench/bench_semaphore.py [--quick] [--reps N] [--redis URL]``.
 
 from __future__ import annotations
 
+import resource
 import time
 from typing import Any
 
@@ -38,39 +39,40 @@ import hotsync
 
 PERMITS = 3
 PROCS = 8
-HOLD = 0.001
 
 
-def _loop(i: int, url: str, prefix: str, total: int, acquire: Any, release: Any) -> None:
+def _loop(i: int, url: str, prefix: str, total: int, hold: float, acquire: Any, release: Any) -> None:
     r = raw_client(url)
     barrier_wait(r, f"{prefix}bar", PROCS)
     done = most = 0
     with RoundTrips() as rt:
         cpu0 = time.process_time()
+        csw0 = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
         start = time.time()
         while r.incr(f"{prefix}tickets") <= total:
             acquire()
             inside = r.incr(f"{prefix}inside")
             most = max(most, inside)
-            time.sleep(HOLD)
+            time.sleep(hold)
             r.decr(f"{prefix}inside")
             release()
             done += 1
         end = time.time()
         cpu = time.process_time() - cpu0
-    r.rpush(f"{prefix}results", f"{done} {most} {rt.count} {start} {end} {cpu}")
+        csw = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw - csw0
+    r.rpush(f"{prefix}results", f"{done} {most} {rt.count} {start} {end} {cpu} {csw}")
 
 
-def hotsync_worker(i: int, url: str, prefix: str, total: int, fair: bool) -> None:
+def hotsync_worker(i: int, url: str, prefix: str, total: int, hold: float, fair: bool) -> None:
     c = hotsync.HotClient.from_url(url, key_prefix=prefix, metrics=False, socket_timeout=None)
     sem = hotsync.Semaphore(PERMITS, "sem", c, lease=10, fair=fair)
-    _loop(i, url, prefix, total, sem.acquire, sem.release)
+    _loop(i, url, prefix, total, hold, sem.acquire, sem.release)
 
 
-def ref_worker(i: int, url: str, prefix: str, total: int, fair: bool) -> None:
+def ref_worker(i: int, url: str, prefix: str, total: int, hold: float, fair: bool) -> None:
     r = raw_client(url)
     tokens = f"{prefix}tokens"
-    _loop(i, url, prefix, total, lambda: r.blpop([tokens], 0), lambda: r.lpush(tokens, "1"))
+    _loop(i, url, prefix, total, hold, lambda: r.blpop([tokens], 0), lambda: r.lpush(tokens, "1"))
 
 
 def _redis_cpu(r: Any) -> float:
@@ -78,7 +80,7 @@ def _redis_cpu(r: Any) -> float:
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
-def run(url: str, name: str, worker: Any, total: int, fair: bool, rep: list[int]) -> dict[str, Any]:
+def run(url: str, name: str, worker: Any, total: int, hold: float, fair: bool, rep: list[int]) -> dict[str, Any]:
     rep[0] += 1
     prefix = f"b{rep[0]}{name}:"
     r = raw_client(url)
@@ -86,7 +88,7 @@ def run(url: str, name: str, worker: Any, total: int, fair: bool, rep: list[int]
         r.rpush(f"{prefix}tokens", *["1"] * PERMITS)
     reset_stats(r)
     redis_cpu0 = _redis_cpu(r)
-    run_workers(worker, PROCS, (url, prefix, total, fair))
+    run_workers(worker, PROCS, (url, prefix, total, hold, fair))
     cmds = server_commands(r)
     rows = [line.split() for line in r.lrange(f"{prefix}results", 0, -1)]
     counts = [int(x[0]) for x in rows]
@@ -94,6 +96,7 @@ def run(url: str, name: str, worker: Any, total: int, fair: bool, rep: list[int]
     rtt = sum(int(x[2]) for x in rows)
     wall = max(float(x[4]) for x in rows) - min(float(x[3]) for x in rows)
     cpu = sum(float(x[5]) for x in rows)
+    csw = sum(int(x[6]) for x in rows)
     acquired = sum(counts)
     redis_cpu = _redis_cpu(r) - redis_cpu0
     # server commands of the workload proper (the barrier's GETs/INCRs excluded)
@@ -107,13 +110,17 @@ def run(url: str, name: str, worker: Any, total: int, fair: bool, rep: list[int]
         "rtt_acq": (rtt - len(rows)) / acquired,  # minus the final INCR that found no ticket left
         "cmds_acq": workload / acquired,
         "cpu_us": cpu / acquired * 1e6,
+        "csw": csw / acquired,
         "redis_cpu_us": redis_cpu / acquired * 1e6,
         "correct": acquired == total and most <= PERMITS,
     }
 
 
 def main() -> None:
-    args = parser(__doc__.splitlines()[0]).parse_args()
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--hold", type=float, default=1.0, help="hold time in ms (default 1)")
+    args = p.parse_args()
+    hold = args.hold / 1000
     total = 400 if args.quick else 2000
     systems = {
         "hotsync": (hotsync_worker, False, "hotsync.Semaphore: leased ZSET permits, Lua acquire, BLPOP wake-ups"),
@@ -123,11 +130,11 @@ def main() -> None:
     with server(args.redis) as url:
         rep = [0]
         results = interleave(
-            {name: (lambda w=w, f=f, n=name: run(url, n, w, total, f, rep)) for name, (w, f, _) in systems.items()},
+            {name: (lambda w=w, f=f, n=name: run(url, n, w, total, hold, f, rep)) for name, (w, f, _) in systems.items()},
             args.reps,
         )
         print()
-        print(header(f"Semaphore ({PERMITS} permits, {PROCS} processes, {total} acquisitions, hold {HOLD * 1000:g} ms)",
+        print(header(f"Semaphore ({PERMITS} permits, {PROCS} processes, {total} acquisitions, hold {args.hold:g} ms)",
                      url))
         ref = summarize([x["acq_s"] for x in results["ref_list_tokens"]])[0]
         rows = []
@@ -139,15 +146,16 @@ def main() -> None:
                 max(x["max_inside"] for x in res), sum(x["violations"] for x in res),
                 summarize([x["fairness"] for x in res])[0], summarize([x["cmds_acq"] for x in res])[0],
                 summarize([x["rtt_acq"] for x in res])[0], summarize([x["cpu_us"] for x in res])[0],
+                summarize([x["csw"] for x in res])[0],
                 summarize([x["redis_cpu_us"] for x in res])[0], "yes" if all(x["correct"] for x in res) else "NO",
             ])
         print(table(
             ["system", "implementation", "acq/s (median)", "range", "× ref", "max concurrency seen", "violations",
              "fairness max/min", "server cmds/acq", "client RTT/acq",
-             "client CPU µs/acq", "server CPU µs/acq", "correct"],
+             "client CPU µs/acq", "client waits/acq", "server CPU µs/acq", "correct"],
             rows,
         ))
-        print(f"\nIdeal = permits / hold = {PERMITS / HOLD:,.0f}/s. Per acquisition the workload adds 3 commands "
+        print(f"\nIdeal = permits / hold = {PERMITS / hold:,.0f}/s. Per acquisition the workload adds 3 commands "
               f"(INCR tickets, INCR inside, DECR inside), counted in both columns. reps={args.reps}.")
 
 

@@ -10,19 +10,24 @@ Keys (``K`` is the main key; see :mod:`hotsync._keys` for the ``{K}`` form):
 ====================  =======  ==============================================
 key                   type     contents / lifetime
 ====================  =======  ==============================================
-``K``                 zset     held permits ``<owner>/<permit id>`` -> lease
-                               deadline (server ms); TTL >= the longest lease,
-                               so it vanishes when idle
+``K``                 zset     held permits ``<owner>/<n>`` and handoffs
+                               ``~h:<n>`` -> lease deadline (server ms); TTL >=
+                               the longest lease, so it vanishes when idle
 ``{K}:meta``          hash     ``initial`` (value at creation), ``capacity``
                                (initial + permits added by releases), ``kind``
-                               (``semaphore``/``bounded``), ``seq`` (fair line
-                               counter).  The one key an idle semaphore keeps.
-``{K}:waiters``       zset     unfair waiter -> registration deadline;
-                               TTL = longest registration
-``{K}:signal``        list     wake-ups for unfair waiters; TTL = lease
+                               (``semaphore``/``bounded``), ``seq`` (counter of
+                               handoffs and of the fair line), ``maxlease``
+                               (longest lease of a waiter).  The one key an
+                               idle semaphore keeps.
+``{K}:waiters``       zset     registered unfair waiter -> registration
+                               deadline; TTL = longest registration
+``{K}:handoffs``      zset     permits released to unfair waiters, not yet
+                               popped (``BZPOPMIN``) -> take-by deadline; TTL =
+                               their lease
+``{K}:w:<permit>``    zset /   wake-up of one acquire call (unfair: zset popped
+                      list     with the handoffs; fair: list); TTL <= 60 s
 ``{K}:line``          zset     fair waiter -> arrival number; TTL = ticket lease
 ``{K}:tickets``       zset     fair waiter -> ticket deadline; same TTL
-``{K}:w:<waiter>``    list     wake-up of one fair waiter; TTL = lease
 ``{K}:done:<req>``    string   a capacity-raising release was applied (so a
                                retry is not applied twice); TTL >= 60 s
 ====================  =======  ==============================================
@@ -32,12 +37,12 @@ The atomic steps are ``lua/semaphore_*.lua``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import socket
 import threading
 import time
-import itertools
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -158,7 +163,6 @@ class _SemaphoreBase:
         self._main = main
         self._meta_key = _keys.aux(main, "meta")
         self._waiters_key = _keys.aux(main, "waiters")
-        self._signal_key = _keys.aux(main, "signal")
         self._line_key = _keys.aux(main, "line")
         self._tickets_key = _keys.aux(main, "tickets")
         self._handoffs_key = _keys.aux(main, "handoffs")
@@ -247,70 +251,70 @@ class _SemaphoreBase:
         raise self._conflict(reply)
 
     def _acquire_ops(self, member: str, blocking: bool, timeout: float | None) -> Ops:
-        """Unfair acquire.  Waiting rounds are one round trip each: ``BLPOP`` on the
-        signal list pipelined with the acquire script, which the server runs the
-        moment the BLPOP returns (a woken waiter takes its handed-off permit there).
-        When the last acquire of this object had to wait, the first try is pipelined
-        in front of them too (it pushes this call's own wake list when it succeeds,
-        so the BLPOP returns at once): a contended acquire costs one round trip."""
+        """Unfair acquire; returns ``(permit member, sent)`` or None.
+
+        A caller that must wait registers (in the acquire script), then blocks in
+        ``BZPOPMIN`` on the handoffs zset, where ``release`` puts a permit for each
+        registered waiter: the permit popped is the caller's (no second step), and
+        callers that did not register cannot take it.  When the last acquire of
+        this object had to wait, the first try is pipelined with the BZPOPMIN (the
+        script adds to this call's own wake zset when it grants, so the BZPOPMIN
+        returns at once): a contended acquire then costs one round trip.
+        """
         if self.fair:
             return (yield from self._acquire_fair_ops(member, blocking, timeout))
         deadline = Deadline(timeout if blocking else 0.0)
         own = self._wait_key(member)
         keys = (self._main, self._meta_key, self._waiters_key, self._handoffs_key, own)
+        handoffs = self._handoffs_key.encode()
 
         def attempt(block: float | None, push: bool = False) -> Eval:
             wait = 0 if block is None else int((block + 1.0) * 1000)  # None: unregister
             return Eval(_ACQUIRE, keys, (member, self._lease_ms, wait, self._value_arg, self._stored_kind, int(push)))
 
+        def pop(block: float) -> Cmd:
+            return Cmd(("BZPOPMIN", own, self._handoffs_key, _seconds(block)), block=block)
+
         sent = time.monotonic()
         if not blocking:
-            return sent if self._granted((yield attempt(None))) else None
+            return (member, sent) if self._granted((yield attempt(None))) else None
+        registered = False
         if self._contended:
             block = deadline.block_for(self._hint(), _FIRST_BLOCK)
-            last = deadline.at is not None and block >= deadline.remaining()
-            first, popped, reply = yield Batch(
-                (_pipelined(attempt(block, push=True)), Cmd(("BLPOP", own, self._signal_key, _seconds(block))),
-                 _pipelined(attempt(None if last else block))),
-                block=block,
+            # the script's reply is not sent (CLIENT REPLY SKIP): what the BZPOPMIN pops
+            # tells it all: this call's own wake zset (granted; 'c': settings conflict,
+            # re-read below), a handoff, or nothing (busy; re-register below)
+            _, _, popped = yield Batch(
+                (Cmd(("CLIENT", "REPLY", "SKIP")), _pipelined(attempt(block, push=True)), pop(block)), block=block
             )
-            if isinstance(first, NoScriptError):  # script cache flushed: load it, give back a signal we took
-                reply = yield attempt(None if last else block)
-                if popped is not None and popped[0] == self._signal_key.encode():
-                    yield Cmd(("LPUSH", self._signal_key, "1"))
-            elif self._granted(first):
-                self._contended = False
-                return sent
-            if self._granted(reply):
-                return sent
-            if last:
-                return None
-        else:
-            reply = yield attempt(deadline.block_for())
-            if self._granted(reply):
-                return sent
-            self._contended = True
+            if popped is not None:
+                if popped[0] == handoffs:
+                    return popped[1].decode(), sent
+                if popped[1] == b"g":
+                    self._contended = False
+                    return member, sent
         while True:
-            bound_ms = int(reply[1])
-            self._bound_at = sent + bound_ms / 1000.0 if bound_ms >= 0 else None
             if deadline.expired():
-                return sent if self._granted((yield attempt(None))) else None
+                return (member, sent) if self._granted((yield attempt(None))) else None
+            if not registered:
+                sent = time.monotonic()
+                reply = yield attempt(deadline.block_for())
+                if self._granted(reply):
+                    return member, sent
+                self._contended = registered = True
+                self._note_bound(reply, sent)
             block = deadline.block_for(self._hint())
-            last = deadline.at is not None and block >= deadline.remaining()
-            sent = time.monotonic()
+            registered = False  # unless a handoff comes, re-register (and re-read the bound) next round
             if block < 0.001:
-                reply = yield attempt(None if last else block)
-            else:
-                _, reply = yield Batch(
-                    (Cmd(("BLPOP", self._signal_key, _seconds(block))), _pipelined(attempt(None if last else block))),
-                    block=block,
-                )
-                if isinstance(reply, NoScriptError):  # registered: the reloaded script takes any handoff
-                    reply = yield attempt(None if last else block)
-            if self._granted(reply):
-                return sent
-            if last:
-                return None
+                continue
+            sent = time.monotonic()
+            popped = yield pop(block)
+            if popped is not None and popped[0] == handoffs:
+                return popped[1].decode(), sent
+
+    def _note_bound(self, reply: Any, sent: float) -> None:
+        bound_ms = int(reply[1])
+        self._bound_at = sent + bound_ms / 1000.0 if bound_ms >= 0 else None
 
     def _hint(self) -> float | None:
         """Seconds until the earliest lease end last seen by this object (None: unknown)."""
@@ -335,7 +339,7 @@ class _SemaphoreBase:
                         ticket = None
                     if len(reply) > 2:
                         yield self._wake(list(reply[2:]))
-                    return sent
+                    return member, sent
                 if not blocking or deadline.expired():
                     return None
                 if ticket is None:
@@ -365,7 +369,6 @@ class _SemaphoreBase:
                     self._main,
                     self._meta_key,
                     self._waiters_key,
-                    self._signal_key,
                     _keys.aux(self._main, f"done:{req}"),
                     self._handoffs_key,
                     self._line_key,
@@ -437,18 +440,17 @@ class _SemaphoreBase:
                 raise ValueError("timeout must be a number, not NaN")
             if timeout <= 0:  # the stdlib tries once
                 blocking, timeout = False, None
-        member = self._new_member()
         start = time.monotonic()
-        sent = self._client.drive(self._acquire_ops(member, blocking, timeout))
+        result = self._client.drive(self._acquire_ops(self._new_member(), blocking, timeout))
         waited = time.monotonic() - start
-        if sent is None:
+        if result is None:
             outcome = "timeout" if asked_to_wait else "busy"
             self._m_wait[outcome].observe(waited)
             self._m_count[outcome].inc()
             return False
         self._m_wait["acquired"].observe(waited)
         self._m_count["acquired"].inc()
-        self._record_grant(member, sent)
+        self._record_grant(*result)
         return True
 
     def _record_grant(self, member: str, sent: float) -> None:
