@@ -123,7 +123,7 @@ def main() -> None:
     hold = args.hold / 1000
     total = 400 if args.quick else 2000
     systems = {
-        "hotsync": (hotsync_worker, False, "hotsync.Semaphore: leased ZSET permits, Lua acquire, BLPOP wake-ups"),
+        "hotsync": (hotsync_worker, False, "hotsync.Semaphore: leased ZSET permits, Lua acquire, waiters BZPOPMIN a handoff"),
         "hotsync_fair": (hotsync_worker, True, "hotsync.Semaphore(fair=True): FIFO line, per-waiter wake-ups"),
         "ref_list_tokens": (ref_worker, False, "reference: token list, BLPOP to acquire / LPUSH to release"),
     }

@@ -166,6 +166,8 @@ class _SemaphoreBase:
         self._line_key = _keys.aux(main, "line")
         self._tickets_key = _keys.aux(main, "tickets")
         self._handoffs_key = _keys.aux(main, "handoffs")
+        self._handoffs_bytes = self._handoffs_key.encode()
+        self._no_done_key = _keys.aux(main, "done:-")  # passed when a release raises no capacity
         self.initial_value = int(value)
         self._value_arg = str(int(value))
         self.lease = float(lease)
@@ -266,7 +268,7 @@ class _SemaphoreBase:
         deadline = Deadline(timeout if blocking else 0.0)
         own = self._wait_key(member)
         keys = (self._main, self._meta_key, self._waiters_key, self._handoffs_key, own)
-        handoffs = self._handoffs_key.encode()
+        handoffs = self._handoffs_bytes
 
         def attempt(block: float | None, push: bool = False) -> Eval:
             wait = 0 if block is None else int((block + 1.0) * 1000)  # None: unregister
@@ -369,7 +371,7 @@ class _SemaphoreBase:
                     self._main,
                     self._meta_key,
                     self._waiters_key,
-                    _keys.aux(self._main, f"done:{req}"),
+                    _keys.aux(self._main, f"done:{req}") if req else self._no_done_key,
                     self._handoffs_key,
                     self._line_key,
                     self._tickets_key,
@@ -510,7 +512,7 @@ class _SemaphoreBase:
                 scheduler().cancel(permit.lease)
                 permit.deadline = permit.lease.deadline
         try:
-            req = _new_id() if extra else "-"
+            req = _new_id() if extra else ""
             removed = self._client.drive(self._release_ops([p.member for p in taken], extra, req))
         finally:
             now = time.monotonic()

@@ -77,6 +77,9 @@ if wait > 0 then
 else
   redis.call('ZREM', waiters, member)
 end
+if push then  -- the caller skips this reply
+  return {0, -1}
+end
 local first = redis.call('ZRANGE', permits, 0, 0, 'WITHSCORES')
 if first[2] then
   return {0, tonumber(first[2]) - now}

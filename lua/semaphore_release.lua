@@ -30,13 +30,14 @@ local handoffs, line, tickets = KEYS[5], KEYS[6], KEYS[7]
 local extra, lease, markttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local window, value, kind = tonumber(ARGV[4]), ARGV[5], ARGV[6]
 
-local f = redis.call('HMGET', meta, 'initial', 'kind', 'maxlease')
+local f = redis.call('HMGET', meta, 'initial', 'kind', 'maxlease', 'capacity')
 if f[1] and (f[1] ~= value or f[2] ~= kind) then
   return {-1, f[1], f[2] or ''}
 end
 if extra > 0 and kind == 'bounded' then
   return {-2}
 end
+local capacity = tonumber(f[4]) or tonumber(value)
 if not f[1] then
   redis.call('HSET', meta, 'initial', value, 'capacity', value, 'kind', kind)
 end
@@ -46,7 +47,7 @@ for i = 7, #ARGV do
   removed = removed + redis.call('ZREM', permits, ARGV[i])
 end
 if extra > 0 and redis.call('EXISTS', done) == 0 then
-  redis.call('HINCRBY', meta, 'capacity', extra)
+  capacity = redis.call('HINCRBY', meta, 'capacity', extra)
   redis.call('SET', done, '1', 'PX', markttl)
 elseif removed == 0 then
   return {1, 0}
@@ -59,9 +60,8 @@ for i = 1, #stale do
   redis.call('ZREM', permits, stale[i])
   redis.call('ZREM', handoffs, stale[i])
 end
-redis.call('ZREMRANGEBYSCORE', permits, '-inf', now)
 redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now)
-local free = tonumber(redis.call('HGET', meta, 'capacity')) - redis.call('ZCARD', permits)
+local free = capacity - redis.call('ZCARD', permits)  -- ended leases count until acquire reclaims them
 local hand = math.min(free, redis.call('ZCARD', waiters))
 if hand > 0 then
   local life = math.max(lease, tonumber(f[3]) or 0)
