@@ -11,25 +11,27 @@ Keys (``K`` is the main key):
 ====================  =======  ==============================================
 key                   type     contents / lifetime
 ====================  =======  ==============================================
-``K``                 hash     ``tat`` theoretical arrival time (server µs),
-                               ``iv`` emission interval (µs), ``burst``,
-                               ``req``/``at`` last admitted request (retry
-                               check); TTL = until ``tat``, so an idle limiter
-                               leaves no key
+``K``                 string   four little-endian doubles (Lua ``struct``
+                               ``<dddd``): theoretical arrival time and when
+                               the last admitted request may proceed (server
+                               µs), emission interval (µs), burst; then that
+                               request's id (retry check).  TTL = until the
+                               arrival time, so an idle limiter leaves no key
 ====================  =======  ==============================================
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ._ops import Eval
+from ._renewal import process_token
 from ._scripts import script
 from .client import HotClient, default_client
 from .exceptions import ConfigConflictError, ScriptReplyError
@@ -39,6 +41,8 @@ __all__ = ["RateLimiter", "RateLimitDecision"]
 _ACQUIRE = script("ratelimit_acquire")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_requests = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +168,7 @@ class RateLimiter:
             Eval(
                 _ACQUIRE,
                 (self._main,),
-                (self._iv_arg, self._burst_arg, cost, max_wait_us, uuid.uuid4().hex[:16]),
+                (self._iv_arg, self._burst_arg, cost, max_wait_us, f"{process_token()}:{next(_requests):x}"),
                 idempotent=True,
             )
         )

@@ -2,10 +2,10 @@
 -- or reserve the earliest slot when the wait is within max_wait (the theoretical
 -- arrival time moves on, so the caller only sleeps), or refuse with the retry-after.
 --
--- KEYS[1] limiter  hash {tat: theoretical arrival time (server µs), iv: emission
---                  interval (µs, as sent), burst, req: last admitted request id,
---                  at: when that request may proceed (server µs)}; PEXPIRE = until
---                  tat, so an idle limiter vanishes (a missing key = full burst)
+-- KEYS[1] limiter  string: struct '<dddd' {tat: theoretical arrival time (server
+--                  µs), at: when the last admitted request may proceed (server µs),
+--                  iv, burst} followed by that request's id; PEXPIRE = until tat, so
+--                  an idle limiter vanishes (no key = a full burst)
 -- ARGV[1] iv       emission interval in microseconds (per / rate; decimal string)
 -- ARGV[2] burst    admissions that may happen at the same instant (integer >= 1)
 -- ARGV[3] cost     admissions this request takes (1 <= cost <= burst)
@@ -21,21 +21,22 @@ local key = KEYS[1]
 local iv, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
 local cost, maxwait, req = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 
-local f = redis.call('HMGET', key, 'tat', 'iv', 'burst', 'req', 'at')
+local state = redis.call('GET', key)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-if f[2] and (f[2] ~= ARGV[1] or f[3] ~= ARGV[2]) then
-  return {-1, f[2], f[3] or ''}
-end
-if f[4] == req then
-  local left = math.max(tonumber(f[5]) - now, 0)
-  return {left > 0 and 2 or 1, math.ceil(left), 0}
+local tat = now
+if state then
+  local s_tat, s_at, s_iv, s_burst, rest = struct.unpack('<dddd', state)
+  if s_iv ~= iv or s_burst ~= burst then
+    return {-1, tostring(s_iv), tostring(s_burst)}
+  end
+  if string.sub(state, rest) == req then
+    local left = math.max(s_at - now, 0)
+    return {left > 0 and 2 or 1, math.ceil(left), 0}
+  end
+  tat = math.max(s_tat, now)
 end
 
-local tat = tonumber(f[1]) or now
-if tat < now then
-  tat = now
-end
 local new = tat + cost * iv
 local wait = new - burst * iv - now
 if wait >= 1 and maxwait >= 0 and wait > maxwait then
@@ -44,9 +45,8 @@ end
 if wait < 1 then
   wait = 0
 end
-redis.call('HSET', key, 'tat', string.format('%.3f', new), 'iv', ARGV[1], 'burst', ARGV[2],
-  'req', req, 'at', string.format('%.3f', now + wait))
-redis.call('PEXPIRE', key, math.ceil((new - now) / 1000) + 1)
+redis.call('SET', key, struct.pack('<dddd', new, now + wait, iv, burst) .. req,
+  'PX', math.ceil((new - now) / 1000) + 1)
 local remaining = math.max(math.floor((now + burst * iv - new) / iv + 1e-6), 0)
 if wait > 0 then
   return {2, math.ceil(wait), remaining}
