@@ -49,10 +49,12 @@ if redis.call('ZSCORE', permits, member) then
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local stale = redis.call('ZRANGEBYSCORE', handoffs, '-inf', now, 'LIMIT', 0, 100)
-for i = 1, #stale do
-  redis.call('ZREM', permits, stale[i])
-  redis.call('ZREM', handoffs, stale[i])
+if not push then  -- (a pipelined first try leaves this to releases and later tries)
+  local stale = redis.call('ZRANGEBYSCORE', handoffs, '-inf', now, 'LIMIT', 0, 100)
+  for i = 1, #stale do
+    redis.call('ZREM', permits, stale[i])
+    redis.call('ZREM', handoffs, stale[i])
+  end
 end
 redis.call('ZREMRANGEBYSCORE', permits, '-inf', now)
 

@@ -180,6 +180,41 @@ def test_a_waiter_that_times_out_leaves_no_registration(client, raw):
     holder.release()
 
 
+def test_a_released_permit_goes_to_a_registered_waiter_not_to_a_newcomer(client, raw):
+    holder = hotsync.Semaphore(1, "hand", client)
+    holder.acquire()
+    waiter = hotsync.Semaphore(1, "hand", client)
+    got = []
+    t = threading.Thread(target=lambda: got.append(waiter.acquire(timeout=20)))
+    t.start()
+    _wait_until(lambda: raw.zcard(holder._waiters_key) == 1)
+    holder.release()  # handed to the waiter, even before it runs again
+    assert not hotsync.Semaphore(1, "hand", client).acquire(False)
+    t.join(20)
+    assert got == [True] and waiter.held == 1
+    waiter.release()
+
+
+def test_a_handoff_meant_for_a_dead_waiter_goes_to_the_next_waiter_or_back_after_its_window(client, raw):
+    holder = hotsync.Semaphore(1, "ghost", client)
+    holder.acquire()
+    raw.zadd(holder._waiters_key, {"ghost/1": 2**52})  # a registered waiter that died
+    holder.release()  # hands the permit to the ghost
+    assert raw.zcard(holder._handoffs_key) == 1
+    assert not hotsync.Semaphore(1, "ghost", client).acquire(False)  # reserved for waiters
+    start = time.monotonic()
+    nxt = hotsync.Semaphore(1, "ghost", client)
+    assert nxt.acquire(timeout=10)  # a live waiter pops it at once
+    assert time.monotonic() - start < 1.0
+    nxt.release()  # no waiter now: plainly free
+    raw.zadd(holder._waiters_key, {"ghost/2": 2**52})
+    holder.acquire()
+    holder.release()  # handed to another ghost; nobody waits
+    assert not hotsync.Semaphore(1, "ghost", client).acquire(False)
+    time.sleep(2.1)  # the handoff window
+    assert hotsync.Semaphore(1, "ghost", client).acquire(False)  # reclaimed by the try
+
+
 # -- leases -----------------------------------------------------------------------------
 
 
