@@ -90,7 +90,7 @@ def _pipelined(call: Eval) -> Cmd:
 
 
 def _seconds(value: float) -> str:
-    """A BLPOP timeout: positive, millisecond resolution."""
+    """A blocking-pop timeout: positive, millisecond resolution."""
     return f"{max(value, 0.001):.3f}"
 
 
@@ -420,10 +420,12 @@ class _SemaphoreBase:
         came free (zero or a negative timeout: try once, like the stdlib).  With
         *blocking* false, never wait.
 
-        The wait happens in Redis: the caller blocks on a signal list that
-        ``release()`` pushes, bounded by the earliest lease end among the
-        holders, so a crashed holder's permit also ends the wait (it is
-        reclaimed by the next acquire).  No polling.
+        The wait happens in Redis: the caller registers as a waiter and blocks
+        until ``release()`` hands it a permit, bounded by the earliest lease end
+        among the holders, so a crashed holder's permit also ends the wait (it
+        is reclaimed by the next acquire).  No polling.  An uncontended acquire
+        is one round trip; so is a contended one, once this object has seen
+        contention (its first try is pipelined with the blocking pop).
 
         Raises:
             ValueError: *timeout* given with *blocking* false (the stdlib's
@@ -613,12 +615,23 @@ class Semaphore(_SemaphoreBase):
         for good (it is stored).  A release never frees a permit held by
         another object or host: those return when their holder releases them
         or its lease ends.  :class:`BoundedSemaphore` refuses such releases.
-        *Waiting.* Waiters block inside Redis (``BLPOP``), bounded by the
-        earliest lease end among the holders; ``release(n)`` wakes up to ``n``
-        of them.  By default a newcomer may take a permit before a woken waiter
-        (barging; fast).  ``fair=True`` serves callers in FIFO order (among
-        callers that all use ``fair=True``); each waiter's place in line is
+        *Waiting.* Waiters register and block inside Redis (``BZPOPMIN``),
+        bounded by the earliest lease end among the holders (so a crashed
+        holder's permit also ends the wait); there is no polling.
+        ``release(n)`` hands up to ``n`` permits straight to registered
+        waiters: the permit a waiter pops is its own, and a newcomer cannot
+        take it first.  Waiters are served in the order they started blocking
+        (Redis serves blocked clients first come, first served), which is
+        nearly FIFO; a permit handed to a waiter that died meanwhile goes to
+        the next waiter, or back to everyone after 2 s.  ``fair=True`` is
+        strictly FIFO (among callers that all use ``fair=True``), at the price
+        of one more round trip per hand-over; each waiter's place in line is
         itself leased, so a waiter that dies leaves the line within one lease.
+        *Retries.* Every step is safe to retry after a lost reply (permit ids
+        and request ids are checked in the scripts), except that a blocking
+        acquire whose reply is lost after the server handed it a permit cannot
+        learn which one: it retries and gets another, and the unknown one comes
+        back when its lease ends.
         *Clock.* Leases are timed by the Redis server; host clocks are never
         compared.
         *Fork.* A forked child does not inherit its parent's permits.
