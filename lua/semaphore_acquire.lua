@@ -4,7 +4,8 @@
 --
 -- KEYS[1] permits   zset "<owner>/<n>" or "~h:<n>" (handoff) -> lease deadline (server
 --                   ms); PEXPIRE >= the longest remaining lease
--- KEYS[2] meta      hash {initial, capacity, kind, seq, maxlease} (see semaphore_init)
+-- KEYS[2] meta      hash {initial, capacity, kind, seq, maxlease: longest lease of a
+--                   waiter} (see semaphore_init)
 -- KEYS[3] waiters   zset waiter id -> registration deadline (server ms)
 -- KEYS[4] handoffs  zset "~h:<n>" -> take-by deadline: permits released to waiters,
 --                   taken by a waiter's BZPOPMIN
@@ -21,8 +22,9 @@
 --
 -- Returns {1, in_use} granted, {0, bound} busy (bound: ms until the earliest lease
 -- ends, -1 when none), {-1, initial, kind} when the stored settings differ.
--- Invariant: ZCARD(permits) <= capacity after every grant (handoffs count as held);
--- a retried call (same permit id) is granted at most once.
+-- Invariants: ZCARD(permits) <= capacity after every grant (handoffs count as held);
+-- a retried call (same permit id) is granted at most once; a pending handoff's permit
+-- lives at least `maxlease` from when a waiter may pop it.
 local permits, meta, waiters, handoffs, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local member, lease, wait = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local value, kind, push = ARGV[4], ARGV[5], ARGV[6] == '1'
@@ -74,7 +76,18 @@ if wait > 0 then
     redis.call('PEXPIRE', waiters, wait)
   end
   if lease > (tonumber(f[4]) or 0) then
+    -- handoffs must outlive the first renewal of whoever pops them: stretch the
+    -- pending ones to this caller's lease (rare: only when the longest lease grows)
     redis.call('HSET', meta, 'maxlease', lease)
+    local pending = redis.call('ZRANGE', handoffs, 0, 99)
+    for i = 1, #pending do
+      redis.call('ZADD', permits, now + lease, pending[i])
+    end
+    for _, k in ipairs({permits, handoffs}) do
+      if redis.call('PTTL', k) < lease then
+        redis.call('PEXPIRE', k, lease)
+      end
+    end
   end
 else
   redis.call('ZREM', waiters, member)

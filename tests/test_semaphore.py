@@ -431,3 +431,19 @@ def test_a_pipeline_with_client_reply_skip_reads_only_the_replies_sent(client):
     replies = client.execute_many([("CLIENT", "REPLY", "SKIP"), ("SET", "x", "1"), ("GET", "x")], key="x")
     assert replies == [None, None, b"1"]
     assert client.execute("PING") == b"PONG"  # the connection is still in step
+
+
+def test_a_waiter_with_a_longer_lease_stretches_pending_handoffs_to_its_lease(client, raw):
+    short = hotsync.Semaphore(1, "mixed", client, lease=1)
+    short.acquire()
+    raw.zadd(short._waiters_key, {"ghost/1": 2**52})
+    short.release()  # a handoff living one short lease, for a ghost
+    long = hotsync.Semaphore(1, "mixed", client, lease=30)
+    assert long.acquire(timeout=5)  # registers (stretching the handoff), then pops it
+    (member,) = [p.member for p in long._permits]
+    assert member.startswith("~h:")
+    assert raw.zscore(long._main, member) is not None
+    time.sleep(1.3)  # past the short lease: still held, nobody else gets in
+    assert not hotsync.Semaphore(1, "mixed", client).acquire(False)
+    assert not long.lost.is_set()
+    long.release()
