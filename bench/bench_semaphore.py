@@ -5,13 +5,19 @@ blocking acquire -> ``INCR inside`` (the reply is the number inside, recorded)
 -> hold (sleep) -> ``DECR inside`` -> release.  Systems, interleaved per rep on
 the same server:
 
-* ``hotsync`` -- ``hotsync.Semaphore(3)`` (leased permits, barging waiters);
+* ``hotsync`` -- ``hotsync.Semaphore(3)`` (leased permits; released permits are
+  handed to registered waiters, who block in BZPOPMIN);
 * ``hotsync_fair`` -- ``hotsync.Semaphore(3, fair=True)`` (FIFO line);
 * ``ref_list_tokens`` -- raw redis-py: a list of 3 tokens, ``BLPOP`` to acquire,
   ``LPUSH`` to release (fast and FIFO, but a crashed holder's token is lost
   for good).
 
-Run: ``python bench/bench_semaphore.py [--quick] [--reps N] [--redis URL]``.
+Besides throughput the table shows the largest number of holders seen inside
+(INCR reply), fairness (most / fewest acquisitions per worker), commands and
+round trips per acquisition, and the CPU spent per acquisition by the workers
+and by redis-server (on a 2-core box the run is CPU-bound: leases cost CPU).
+
+Run: ``python bench/bench_semaphore.py [--quick] [--reps N] [--hold MS] [--redis URL]``.
 """
 
 from __future__ import annotations

@@ -646,6 +646,8 @@ class Semaphore(_SemaphoreBase):
         Extra: ``statistics()``, ``held``, ``lost``, ``on_lost``, ``lease``,
         ``fair``.
 
+    Creating the object is one round trip (it stores or checks the settings).
+
     Example::
 
         upstream = hotsync.Semaphore(3, key="fragile-upstream", lease=30)
