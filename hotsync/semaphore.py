@@ -324,17 +324,22 @@ class _SemaphoreBase:
         return None if at is None else max(at - time.monotonic(), 0.0)
 
     def _acquire_fair_ops(self, member: str, blocking: bool, timeout: float | None) -> Ops:
+        """Fair acquire; returns ``(member, sent)`` or None.  Each waiting round is
+        one round trip: the BLPOP on this call's wake list pipelined with the
+        acquire script, which the server runs as soon as the BLPOP returns."""
         deadline = Deadline(timeout if blocking else 0.0)
         ticket: Lease | None = None
         keys = (self._main, self._meta_key, self._line_key, self._tickets_key)
+        wake = self._wait_key(member)
+
+        def attempt() -> Eval:
+            args = (member, self._lease_ms, self._lease_ms if blocking else 0, self._value_arg, self._stored_kind)
+            return Eval(_ACQUIRE_FAIR, keys, args)
+
         try:
+            sent = time.monotonic()
+            reply = yield attempt()
             while True:
-                sent = time.monotonic()
-                reply = yield Eval(
-                    _ACQUIRE_FAIR,
-                    keys,
-                    (member, self._lease_ms, self._lease_ms if blocking else 0, self._value_arg, self._stored_kind),
-                )
                 if self._granted(reply):
                     if ticket is not None:  # the grant took us out of the line already
                         scheduler().cancel(ticket)
@@ -351,9 +356,15 @@ class _SemaphoreBase:
                 # ticket renewal wakes the others
                 bound = bound_ms / 1000.0 if bound_ms >= 0 and int(reply[2]) == 0 else None
                 block = deadline.block_for(bound)
+                sent = time.monotonic()
                 if block < 0.001:
+                    reply = yield attempt()
                     continue
-                yield Cmd(("BLPOP", self._wait_key(member), _seconds(block)), block=block)
+                _, reply = yield Batch(
+                    (Cmd(("BLPOP", wake, _seconds(block))), _pipelined(attempt())), block=block
+                )
+                if isinstance(reply, NoScriptError):  # script cache flushed: this loads it
+                    reply = yield attempt()
         finally:
             if ticket is not None:
                 scheduler().cancel(ticket)
