@@ -312,7 +312,7 @@ def test_fair_semaphore_serves_waiters_in_arrival_order(client, raw):
 def test_fair_non_blocking_acquire_does_not_jump_the_line(client, raw):
     holder = hotsync.Semaphore(1, "fnb", client, fair=True)
     holder.acquire()
-    waiting = threading.Thread(target=lambda: hotsync.Semaphore(1, "fnb", client, fair=True).acquire(timeout=3))
+    waiting = threading.Thread(target=lambda: hotsync.Semaphore(1, "fnb", client, fair=True).acquire(timeout=1))
     waiting.start()
     _wait_until(lambda: raw.zcard(holder._line_key) == 1)
     raw.delete(holder._main)  # a permit is free, but someone is in line
