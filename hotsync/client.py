@@ -309,7 +309,7 @@ class HotClient:
         if type(call) is Eval:
             return self.run_script(call.script, call.keys, call.args, idempotent=call.idempotent)
         if type(call) is Cmd:
-            key = call.args[1] if len(call.args) > 1 else None
+            key = _routing_key(call.args)
             return self.command(*call.args, key=key, idempotent=call.idempotent, block=call.block)
         if type(call) is Batch:
             return self._perform_batch(call)
@@ -325,7 +325,7 @@ class HotClient:
                 # the other commands run; the body always works.
                 commands.append(("EVAL", c.script.body, len(c.keys), *c.keys, *c.args))
             else:
-                key = key or (c.args[1] if len(c.args) > 1 else None)
+                key = key or _routing_key(c.args)
                 commands.append(tuple(c.args))
         timeout = self._read_timeout(batch.block)
         return self.retry.call(
@@ -376,6 +376,22 @@ class HotClient:
     def close(self) -> None:
         """Close the connections of the underlying redis-py client."""
         self.redis.close()
+
+
+def _routing_key(args: Sequence[Any]) -> Any:
+    """The key a command is routed by on a cluster (None: any node).
+
+    The first argument after the name, except for EVAL/EVALSHA (their first key)
+    and CLIENT (no key).
+    """
+    if len(args) < 2:
+        return None
+    name = str(args[0]).upper()
+    if name in ("EVALSHA", "EVAL"):
+        return args[3] if len(args) > 3 and int(args[2]) > 0 else None
+    if name == "CLIENT":
+        return None
+    return args[1]
 
 
 def _skips_reply(command: Sequence[Any]) -> bool:

@@ -447,3 +447,15 @@ def test_a_waiter_with_a_longer_lease_stretches_pending_handoffs_to_its_lease(cl
     assert not hotsync.Semaphore(1, "mixed", client).acquire(False)
     assert not long.lost.is_set()
     long.release()
+
+
+def test_pipelines_of_plain_commands_are_routed_by_their_first_key():
+    # on a cluster the contended acquire's [CLIENT REPLY SKIP, EVALSHA, BZPOPMIN] must
+    # go to the node of the semaphore's keys, not to the node of "REPLY" or of the sha
+    from hotsync.client import _routing_key
+
+    assert _routing_key(("CLIENT", "REPLY", "SKIP")) is None
+    assert _routing_key(("EVALSHA", "abc123", 2, "{k}:a", "{k}:b", "arg")) == "{k}:a"
+    assert _routing_key(("EVALSHA", "abc123", 0, "arg")) is None
+    assert _routing_key(("BZPOPMIN", "{k}:w", "{k}:h", "0.25")) == "{k}:w"
+    assert _routing_key(("PING",)) is None
