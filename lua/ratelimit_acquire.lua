@@ -27,7 +27,7 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tat = now
 if state then
   local s_tat, s_at, s_iv, s_burst, rest = struct.unpack('<dddd', state)
-  if s_iv ~= iv or s_burst ~= burst then
+  if math.abs(s_iv - iv) > iv * 1e-9 or s_burst ~= burst then  -- (equal limits may differ in the last bit)
     return {-1, tostring(s_iv), tostring(s_burst)}
   end
   if string.sub(state, rest) == req then

@@ -105,6 +105,8 @@ def test_equivalent_limits_share_a_key_and_different_ones_conflict(client):
     a = hotsync.RateLimiter(100, 1.0, key="same", client=client)
     b = hotsync.RateLimiter(50, 0.5, key="same", client=client)
     assert a.try_acquire() and not b.try_acquire()  # one limit, one budget
+    c = hotsync.RateLimiter(100 / 3, 1 / 3, key="same", client=client)  # equal, up to rounding
+    assert not c.try_acquire()
     with pytest.raises(hotsync.ConfigConflictError) as err:
         hotsync.RateLimiter(10, key="same", client=client).try_acquire()
     assert isinstance(err.value, ValueError) and err.value.key == "same"
