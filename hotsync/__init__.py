@@ -24,6 +24,8 @@ from .exceptions import (
 )
 from .lock import Lock, RLock
 from .queue import DeadLetter, LifoQueue, LifoSetQueue, Message, PriorityQueue, Queue, SetQueue
+from .ratelimit import RateLimitDecision, RateLimiter
+from .semaphore import BoundedSemaphore, Semaphore, SemaphoreStatistics
 
 __version__ = "0.1.0"
 
@@ -35,6 +37,11 @@ __all__ = [
     "RetryPolicy",
     "Lock",
     "RLock",
+    "Semaphore",
+    "BoundedSemaphore",
+    "SemaphoreStatistics",
+    "RateLimiter",
+    "RateLimitDecision",
     "List",
     "Set",
     "String",

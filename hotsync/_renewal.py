@@ -28,6 +28,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import math
 import os
 import threading
 import time
@@ -113,6 +114,9 @@ class Scheduler:
         self._heap: list[tuple[float, int, Lease]] = []
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
+        # when the sleeping thread wakes next (-inf while it is busy): an add due
+        # later needs no wake-up, so short holds cost no thread switch
+        self._wake_at = math.inf
 
     def add(self, lease: Lease) -> None:
         """Start renewing ``lease``."""
@@ -121,7 +125,8 @@ class Scheduler:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="hotsync-renewal", daemon=True)
                 self._thread.start()
-            if self._heap[0][2] is lease:  # only an earlier deadline changes the thread's wait
+            if lease.due < self._wake_at:
+                self._wake_at = lease.due
                 self._cv.notify()
 
     def cancel(self, lease: Lease) -> None:
@@ -138,11 +143,18 @@ class Scheduler:
             with self._cv:
                 while True:
                     now = time.monotonic()
+                    dropped = None
                     while self._heap and not self._heap[0][2].active:
-                        heapq.heappop(self._heap)
+                        dropped = heapq.heappop(self._heap)[0]
                     if self._heap and self._heap[0][0] <= now:
                         break
-                    self._cv.wait(None if not self._heap else self._heap[0][0] - now)
+                    if self._heap:
+                        until: float | None = self._heap[0][0]
+                    else:  # idle: leases added from now on are due after the last one dropped
+                        until = dropped if dropped is not None and dropped > now else None
+                    self._wake_at = math.inf if until is None else until
+                    self._cv.wait(None if until is None else until - now)
+                self._wake_at = -math.inf
                 due: list[Lease] = []
                 while self._heap and self._heap[0][0] <= now:
                     lease = heapq.heappop(self._heap)[2]

@@ -178,7 +178,7 @@ class HotClient:
         the reply (default: the connection's ``socket_timeout``).  Errors raised
         before the command was sent are tagged as safe to retry.
         """
-        return self._exchange(key, lambda conn: conn.pack_command(*args), 1, timeout, keep_errors=False)[0]
+        return self._exchange(key, lambda conn: conn.pack_command(*args), (True,), timeout, keep_errors=False)[0]
 
     def execute_many(
         self,
@@ -195,8 +195,11 @@ class HotClient:
         """
         if transaction:
             commands = [("MULTI",), *commands, ("EXEC",)]
-        replies = self._exchange(key, lambda conn: conn.pack_commands(commands), len(commands), timeout,
-                                 keep_errors=True)
+        expect, silent = [], 0
+        for command in commands:  # the server sends no reply for CLIENT REPLY SKIP and the command after it
+            expect.append(not silent and not _skips_reply(command))
+            silent = 1 if _skips_reply(command) else 0
+        replies = self._exchange(key, lambda conn: conn.pack_commands(commands), expect, timeout, keep_errors=True)
         if not transaction:
             return replies
         result = replies[-1]
@@ -207,8 +210,13 @@ class HotClient:
             raise rx.WatchError("transaction aborted")
         return list(result)
 
-    def _exchange(self, key: str | None, pack: Any, count: int, timeout: Any, *, keep_errors: bool) -> list[Any]:
-        """Send packed command(s) on one pooled connection and read ``count`` replies.
+    def _exchange(
+        self, key: str | None, pack: Any, expect: Sequence[bool], timeout: Any, *, keep_errors: bool
+    ) -> list[Any]:
+        """Send packed command(s) on one pooled connection and read their replies.
+
+        ``expect`` says, per command, whether the server answers it (False for
+        ``CLIENT REPLY SKIP`` and the command after it: their reply is None).
 
         No retry here.  A connection error disconnects (the connection may be out
         of step); an error reply does not.  Errors before the bytes were sent are
@@ -228,7 +236,10 @@ class HotClient:
                 raise
             end = None if timeout is _DEFAULT or timeout is None else time.monotonic() + timeout
             replies: list[Any] = []
-            for _ in range(count):
+            for answered in expect:
+                if not answered:
+                    replies.append(None)
+                    continue
                 try:
                     if timeout is _DEFAULT:
                         replies.append(conn.read_response(disable_decoding=True))
@@ -298,7 +309,7 @@ class HotClient:
         if type(call) is Eval:
             return self.run_script(call.script, call.keys, call.args, idempotent=call.idempotent)
         if type(call) is Cmd:
-            key = call.args[1] if len(call.args) > 1 else None
+            key = _routing_key(call.args)
             return self.command(*call.args, key=key, idempotent=call.idempotent, block=call.block)
         if type(call) is Batch:
             return self._perform_batch(call)
@@ -314,7 +325,7 @@ class HotClient:
                 # the other commands run; the body always works.
                 commands.append(("EVAL", c.script.body, len(c.keys), *c.keys, *c.args))
             else:
-                key = key or (c.args[1] if len(c.args) > 1 else None)
+                key = key or _routing_key(c.args)
                 commands.append(tuple(c.args))
         timeout = self._read_timeout(batch.block)
         replies = self.retry.call(
@@ -367,6 +378,32 @@ class HotClient:
     def close(self) -> None:
         """Close the connections of the underlying redis-py client."""
         self.redis.close()
+
+
+def _routing_key(args: Sequence[Any]) -> Any:
+    """The key a command is routed by on a cluster (None: any node).
+
+    The first argument after the name, except for EVAL/EVALSHA (their first key)
+    and CLIENT (no key).
+    """
+    if len(args) < 2:
+        return None
+    name = str(args[0]).upper()
+    if name in ("EVALSHA", "EVAL"):
+        return args[3] if len(args) > 3 and int(args[2]) > 0 else None
+    if name == "CLIENT":
+        return None
+    return args[1]
+
+
+def _skips_reply(command: Sequence[Any]) -> bool:
+    """``CLIENT REPLY SKIP``: no reply to it nor to the next command."""
+    return (
+        len(command) == 3
+        and str(command[0]).upper() == "CLIENT"
+        and str(command[1]).upper() == "REPLY"
+        and str(command[2]).upper() == "SKIP"
+    )
 
 
 def _translate(exc: rx.ResponseError, key: str | None, what: str) -> Exception:

@@ -1,0 +1,54 @@
+-- ratelimit_acquire: one GCRA decision on the server clock, atomically: admit now,
+-- or reserve the earliest slot when the wait is within max_wait (the theoretical
+-- arrival time moves on, so the caller only sleeps), or refuse with the retry-after.
+--
+-- KEYS[1] limiter  string: struct '<dddd' {tat: theoretical arrival time (server
+--                  µs), at: when the last admitted request may proceed (server µs),
+--                  iv, burst} followed by that request's id; PEXPIRE = until tat, so
+--                  an idle limiter vanishes (no key = a full burst)
+-- ARGV[1] iv       emission interval in microseconds (per / rate; decimal string)
+-- ARGV[2] burst    admissions that may happen at the same instant (integer >= 1)
+-- ARGV[3] cost     admissions this request takes (1 <= cost <= burst)
+-- ARGV[4] maxwait  longest wait (µs) the caller accepts; -1 = any; 0 = now or never
+-- ARGV[5] req      request id (same on a retry)
+--
+-- Returns {1, 0, remaining} admitted now, {2, wait, remaining} admitted after `wait`
+-- µs (slot reserved), {0, retry_after, remaining} refused (retry_after: µs until a
+-- request of this cost would be admitted), {-1, iv, burst} when the limiter is in use
+-- with other settings.  remaining: cost-1 admissions still possible right now.
+-- Invariant: admissions over any window of length W never exceed burst + W / iv.
+local key = KEYS[1]
+local iv, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local cost, maxwait, req = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+
+local state = redis.call('GET', key)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = now
+if state then
+  local s_tat, s_at, s_iv, s_burst, rest = struct.unpack('<dddd', state)
+  if math.abs(s_iv - iv) > iv * 1e-9 or s_burst ~= burst then  -- (equal limits may differ in the last bit)
+    return {-1, tostring(s_iv), tostring(s_burst)}
+  end
+  if string.sub(state, rest) == req then
+    local left = math.max(s_at - now, 0)
+    return {left > 0 and 2 or 1, math.ceil(left), 0}
+  end
+  tat = math.max(s_tat, now)
+end
+
+local new = tat + cost * iv
+local wait = new - burst * iv - now
+if wait >= 1 and maxwait >= 0 and wait > maxwait then
+  return {0, math.ceil(wait), math.max(math.floor((now + burst * iv - tat) / iv + 1e-6), 0)}
+end
+if wait < 1 then
+  wait = 0
+end
+redis.call('SET', key, struct.pack('<dddd', new, now + wait, iv, burst) .. req,
+  'PX', math.ceil((new - now) / 1000) + 1)
+local remaining = math.max(math.floor((now + burst * iv - new) / iv + 1e-6), 0)
+if wait > 0 then
+  return {2, math.ceil(wait), remaining}
+end
+return {1, 0, remaining}

@@ -1,0 +1,89 @@
+-- semaphore_release: return permits held by the caller and optionally raise the
+-- capacity, atomically; then serve waiters: one handoff per registered unfair waiter
+-- (a permit created for whoever pops it from `handoffs` with BZPOPMIN, consuming one
+-- registration), and report the first `free` of the fair line to the caller.
+--
+-- KEYS[1] permits   zset "<owner>/<n>" or "~h:<n>" -> lease deadline (server ms)
+-- KEYS[2] meta      hash {initial, capacity, kind, seq, maxlease}
+-- KEYS[3] waiters   zset unfair waiter id -> registration deadline (server ms)
+-- KEYS[4] done      string; marks that this request's capacity raise was applied
+-- KEYS[5] handoffs  zset "~h:<n>" -> take-by deadline (server ms)
+-- KEYS[6] line      zset fair waiter id -> arrival number
+-- KEYS[7] tickets   zset fair waiter id -> ticket deadline (server ms)
+-- ARGV[1] extra     permits to add to the capacity (0 unless the caller releases more
+--                   than it holds; never for kind 'bounded')
+-- ARGV[2] lease     the caller's lease in ms (a handoff permit lives max(lease,
+--                   maxlease), so its taker renews it in time)
+-- ARGV[3] markttl   milliseconds the `done` mark lives (longer than any retry)
+-- ARGV[4] window    milliseconds a handoff waits to be taken before it is reclaimed
+-- ARGV[5] value     the caller's initial value (stored when the settings are missing)
+-- ARGV[6] kind      'semaphore' or 'bounded'
+-- ARGV[7..] permit members to return (at most 1000; the caller chunks)
+--
+-- Returns {1, removed, waiter...} (removed: how many of the given permits were still
+-- held; waiters: fair waiters the caller must wake), {-1, initial, kind} when the
+-- stored settings differ, {-2} for a capacity raise of a bounded semaphore.
+-- Invariants: ZCARD(permits) <= capacity (handoffs included); a retried call (same
+-- `done` key) raises the capacity once; nothing is written on -1/-2.
+local permits, meta, waiters, done = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local handoffs, line, tickets = KEYS[5], KEYS[6], KEYS[7]
+local extra, lease, markttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local window, value, kind = tonumber(ARGV[4]), ARGV[5], ARGV[6]
+
+local f = redis.call('HMGET', meta, 'initial', 'kind', 'maxlease', 'capacity')
+if f[1] and (f[1] ~= value or f[2] ~= kind) then
+  return {-1, f[1], f[2] or ''}
+end
+if extra > 0 and kind == 'bounded' then
+  return {-2}
+end
+local capacity = tonumber(f[4]) or tonumber(value)
+if not f[1] then
+  redis.call('HSET', meta, 'initial', value, 'capacity', value, 'kind', kind)
+end
+
+local removed = 0
+for i = 7, #ARGV do
+  removed = removed + redis.call('ZREM', permits, ARGV[i])
+end
+if extra > 0 and redis.call('EXISTS', done) == 0 then
+  capacity = redis.call('HINCRBY', meta, 'capacity', extra)
+  redis.call('SET', done, '1', 'PX', markttl)
+elseif removed == 0 then
+  return {1, 0}
+end
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local stale = redis.call('ZRANGEBYSCORE', handoffs, '-inf', now, 'LIMIT', 0, 100)
+for i = 1, #stale do
+  redis.call('ZREM', permits, stale[i])
+  redis.call('ZREM', handoffs, stale[i])
+end
+redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now)
+local free = capacity - redis.call('ZCARD', permits)  -- ended leases count until acquire reclaims them
+local hand = math.min(free, redis.call('ZCARD', waiters))
+if hand > 0 then
+  local life = math.max(lease, tonumber(f[3]) or 0)
+  for _ = 1, hand do
+    local h = '~h:' .. redis.call('HINCRBY', meta, 'seq', 1)
+    redis.call('ZADD', permits, now + life, h)
+    redis.call('ZADD', handoffs, now + window, h)
+    redis.call('ZPOPMIN', waiters)
+  end
+  for _, k in ipairs({permits, handoffs}) do
+    if redis.call('PTTL', k) < life then
+      redis.call('PEXPIRE', k, life)
+    end
+  end
+  free = free - hand
+end
+
+local reply = {1, removed}
+if free > 0 and redis.call('EXISTS', line) == 1 then
+  local heads = redis.call('ZRANGE', line, 0, math.min(free, 100) - 1)
+  for i = 1, #heads do
+    reply[#reply + 1] = heads[i]
+  end
+end
+return reply

@@ -1,0 +1,181 @@
+"""RateLimiter in one process: arguments, decisions, reservations, settings, keys, metrics, round trips."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from redis.connection import AbstractConnection
+
+import hotsync
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "exc", "match"),
+    [
+        ((0,), {}, ValueError, "rate must be a positive"),
+        ((-5,), {}, ValueError, "rate must be a positive"),
+        ((float("inf"),), {}, ValueError, "rate must be a positive"),
+        ((float("nan"),), {}, ValueError, "rate must be a positive"),
+        (("10",), {}, TypeError, "rate must be a number"),
+        ((10, 0), {}, ValueError, "per must be a positive"),
+        ((10, -1.0), {}, ValueError, "per must be a positive"),
+        ((10,), {"burst": 0}, ValueError, "burst must be at least 1"),
+        ((10,), {"burst": 1.5}, TypeError, "burst must be an int"),
+        ((10**7,), {}, ValueError, "at most 1,000,000 admissions per second"),
+    ],
+)
+def test_invalid_settings_raise_clear_errors_before_any_io(args, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        hotsync.RateLimiter(*args, **kwargs, client=object())  # never reaches the client
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        (lambda rl: rl.acquire(cost=0), ValueError, "cost must be at least 1"),
+        (lambda rl: rl.acquire(cost=4), ValueError, "cost 4 exceeds burst 3"),
+        (lambda rl: rl.try_acquire(cost=-1), ValueError, "cost must be at least 1"),
+        (lambda rl: rl.try_acquire(cost=2.0), TypeError, "cost must be an int"),
+        (lambda rl: rl.acquire(timeout=-0.1), ValueError, "'timeout' must be a non-negative number"),
+        (lambda rl: rl.acquire(timeout=float("nan")), ValueError, "'timeout' must be a non-negative number"),
+        (lambda rl: rl.acquire(False, 1), ValueError, "can't specify timeout for non-blocking acquire"),
+        (lambda rl: rl.acquire(timeout="1"), TypeError, "timeout must be a number"),
+    ],
+)
+def test_invalid_calls_raise_clear_errors_and_count_nothing(client, raw, prefix, call, exc, match):
+    limiter = hotsync.RateLimiter(1, burst=3, key="bad", client=client)
+    with pytest.raises(exc, match=match):
+        call(limiter)
+    assert not raw.exists(f"{prefix}bad")
+
+
+def test_burst_admits_at_once_then_refuses_with_the_retry_after(client):
+    limiter = hotsync.RateLimiter(10, burst=3, key="b", client=client)
+    decisions = [limiter.try_acquire() for _ in range(4)]
+    assert [d.admitted for d in decisions] == [True, True, True, False]
+    assert [d.remaining for d in decisions[:3]] == [2, 1, 0]
+    refused = decisions[3]
+    assert not refused and refused.retry_after == pytest.approx(0.1, abs=0.02)
+    with pytest.raises(AttributeError):
+        refused.admitted = True  # type: ignore[misc]
+    time.sleep(refused.retry_after)
+    assert limiter.try_acquire()
+
+
+def test_cost_takes_several_admissions_at_once(client):
+    limiter = hotsync.RateLimiter(10, burst=5, key="cost", client=client)
+    assert limiter.try_acquire(cost=4).remaining == 1
+    refused = limiter.try_acquire(cost=3)
+    assert not refused and refused.retry_after == pytest.approx(0.2, abs=0.03) and refused.remaining == 1
+    assert limiter.try_acquire(cost=1)
+
+
+def test_blocking_acquire_spaces_admissions_by_the_emission_interval(client):
+    limiter = hotsync.RateLimiter(20, key="space", client=client)  # one every 50 ms
+    stamps = []
+    for _ in range(6):
+        assert limiter.acquire()
+        stamps.append(time.monotonic())
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    assert min(gaps) >= 0.045  # never early (a sleep of exactly the server-reported wait)
+    assert stamps[-1] - stamps[0] == pytest.approx(0.25, abs=0.1)
+
+
+def test_acquire_with_a_short_timeout_refuses_at_once_and_reserves_nothing(client):
+    limiter = hotsync.RateLimiter(2, key="to", client=client)  # one every 0.5 s
+    assert limiter.acquire()
+    start = time.monotonic()
+    assert limiter.acquire(timeout=0.1) is False
+    assert time.monotonic() - start < 0.1  # no pointless wait
+    assert limiter.try_acquire().retry_after == pytest.approx(0.5, abs=0.1)  # the refusal moved nothing on
+    assert limiter.acquire(blocking=False) is False
+
+
+def test_acquire_with_a_long_enough_timeout_waits_for_its_reserved_slot(client):
+    limiter = hotsync.RateLimiter(5, key="slot", client=client)  # one every 0.2 s
+    assert limiter.acquire()
+    start = time.monotonic()
+    assert limiter.acquire(timeout=1)
+    assert 0.15 <= time.monotonic() - start < 0.5
+    assert not limiter.try_acquire()  # the reserved slot was taken
+
+
+def test_equivalent_limits_share_a_key_and_different_ones_conflict(client):
+    a = hotsync.RateLimiter(100, 1.0, key="same", client=client)
+    b = hotsync.RateLimiter(50, 0.5, key="same", client=client)
+    assert a.try_acquire() and not b.try_acquire()  # one limit, one budget
+    c = hotsync.RateLimiter(100 / 3, 1 / 3, key="same", client=client)  # equal, up to rounding
+    assert not c.try_acquire()
+    with pytest.raises(hotsync.ConfigConflictError) as err:
+        hotsync.RateLimiter(10, key="same", client=client).try_acquire()
+    assert isinstance(err.value, ValueError) and err.value.key == "same"
+    assert "0.01 s (burst 1)" in str(err.value) and "0.1 s (burst 1)" in str(err.value)
+    with pytest.raises(hotsync.ConfigConflictError, match="burst 2"):
+        hotsync.RateLimiter(100, key="same", burst=2, client=client).acquire()
+
+
+def test_an_idle_limiter_leaves_no_key(client, raw, prefix):
+    limiter = hotsync.RateLimiter(10, burst=2, key="idle", client=client)
+    limiter.try_acquire()
+    limiter.try_acquire()
+    assert 0 < raw.pttl(f"{prefix}idle") <= 201
+    time.sleep(0.25)
+    assert not raw.exists(f"{prefix}idle")
+    assert limiter.try_acquire().remaining == 1  # a missing key is a full burst
+
+
+def test_context_manager_and_decorator_wait_for_admission(client):
+    limiter = hotsync.RateLimiter(10, key="deco", client=client)
+    calls = []
+
+    @limiter
+    def work(x):
+        """Docstring kept."""
+        calls.append((x, time.monotonic()))
+        return x * 2
+
+    assert work.__name__ == "work" and work.__doc__ == "Docstring kept."
+    assert [work(i) for i in range(3)] == [0, 2, 4]
+    with limiter as bound:
+        assert bound is limiter
+        calls.append((3, time.monotonic()))
+    assert calls[-1][1] - calls[0][1] >= 0.3 - 0.01
+
+
+def test_every_decision_is_one_round_trip(client, monkeypatch):
+    limiter = hotsync.RateLimiter(1000, burst=1, key="rtt", client=client)
+    limiter.try_acquire()  # load the script once
+    writes = []
+    original = AbstractConnection.send_packed_command
+    monkeypatch.setattr(
+        AbstractConnection, "send_packed_command", lambda self, *a, **k: writes.append(1) or original(self, *a, **k)
+    )
+    for _ in range(5):
+        limiter.try_acquire()
+    for _ in range(5):
+        assert limiter.acquire()  # each may sleep, but never asks twice
+    assert len(writes) == 10
+
+
+def test_metrics_count_admitted_and_rejected_decisions_and_the_wait(client, registry):
+    limiter = hotsync.RateLimiter(10, key="m", client=client)
+    assert limiter.try_acquire()
+    assert not limiter.try_acquire()
+    assert not limiter.acquire(blocking=False)
+    assert limiter.acquire()
+
+    def value(name, labels):
+        return registry.get_sample_value(name, labels) or 0.0
+
+    assert value("hotsync_ratelimit_decisions_total", {"name": "m", "decision": "admitted"}) == 2
+    assert value("hotsync_ratelimit_decisions_total", {"name": "m", "decision": "rejected"}) == 2
+    waited = {"kind": "ratelimiter", "name": "m", "outcome": "acquired"}
+    assert value("hotsync_acquire_wait_seconds_count", waited) == 1
+    assert value("hotsync_acquire_wait_seconds_sum", waited) >= 0.05
+
+
+def test_repr_does_no_io(client):
+    limiter = hotsync.RateLimiter(50, 2, burst=5, key="r", client=client)
+    client.close()
+    assert repr(limiter) == "<hotsync.RateLimiter key='r' rate=50/2s burst=5>"
