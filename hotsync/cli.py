@@ -58,6 +58,17 @@ def _summary(kind: str, state: dict[str, Any]) -> str:
         else:
             held = f"free (last token {state['token']})" if state["token"] else "free"
         return f"{held}, {state['waiting']} waiting"
+    if kind in ("semaphore", "bounded_semaphore") and state.get("capacity") is not None:
+        return f"{state['in_use']}/{state['capacity']} permits in use, {state['waiting']} waiting"
+    if kind == "ratelimiter":
+        if not state["active"]:
+            return "idle (full burst available)"
+        return f"{state['rate']:g}/s, burst {state['burst']}, {state['backlog']:.3f}s reserved ahead"
+    if "depth" in state:
+        by = state.get("in_flight_by_consumer") or {}
+        flight = f" ({', '.join(f'{c}: {n}' for c, n in by.items())})" if by else ""
+        return (f"{state['depth']} ready (oldest {state['oldest_age']:.1f}s), {state['in_flight']} in flight{flight}, "
+                f"{state['delayed']} delayed, {state['dead_letters']} dead, {state['consumers']} consumers")
     return ", ".join(f"{k} {v}" for k, v in state.items() if not isinstance(v, (list, dict)))
 
 

@@ -10,12 +10,13 @@ inspect`` prints it; ``hotsync exporter`` turns it into Prometheus gauges.
 from __future__ import annotations
 
 import fnmatch
+import struct
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ._keys import index_key
-from ._ops import Cmd
+from ._ops import Batch, Cmd
 from ._replies import pairs
 from .client import HotClient
 
@@ -56,10 +57,35 @@ def _describe_lock(kind: str) -> Callable[[HotClient, str], dict[str, Any]]:
     return describe
 
 
+def _describe_semaphore(client: HotClient, key: str) -> dict[str, Any]:
+    from ._keys import aux
+    from .semaphore import BoundedSemaphore, Semaphore
+
+    initial, kind = client.read(Cmd(("HMGET", aux(key, "meta"), "initial", "kind")))
+    if initial is None:
+        return {"capacity": None, "in_use": 0, "waiting": 0, "note": "no settings stored (never used)"}
+    cls = BoundedSemaphore if kind == b"bounded" else Semaphore
+    st = cls(int(initial), key, client).statistics()
+    return {"capacity": st.capacity, "initial": st.initial, "in_use": st.in_use, "free": st.value,
+            "waiting": st.waiting}
+
+
+def _describe_ratelimiter(client: HotClient, key: str) -> dict[str, Any]:
+    state, now = client.read(Batch((Cmd(("GET", key)), Cmd(("TIME",)))))
+    if state is None:
+        return {"active": False}  # idle: the key vanished with its last reservation
+    tat, _at, iv, burst = struct.unpack_from("<dddd", state)
+    now_us = int(now[0]) * 1_000_000 + int(now[1])
+    return {"active": True, "rate": 1e6 / iv, "burst": int(burst), "backlog": max(tat - now_us, 0.0) / 1e6}
+
+
 #: kind -> function(bare client, main key) -> state dict.  Primitives add theirs here.
 describers: dict[str, Callable[[HotClient, str], dict[str, Any]]] = {
     "lock": _describe_lock("lock"),
     "rlock": _describe_lock("rlock"),
+    "semaphore": _describe_semaphore,
+    "bounded_semaphore": _describe_semaphore,
+    "ratelimiter": _describe_ratelimiter,
 }
 
 

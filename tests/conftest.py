@@ -55,6 +55,8 @@ def registry():
 @pytest.fixture
 def client(redis_url, prefix, registry):
     c = hotsync.HotClient.from_url(redis_url, key_prefix=prefix, metrics=registry, retry=hotsync.RetryPolicy(budget=5))
+    if not _EXTERNAL:
+        c.redis.flushall()  # tests that only take redis_url (CLI, examples) may have left keys
     yield c
     if not _EXTERNAL:
         c.redis.flushall()

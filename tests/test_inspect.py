@@ -149,3 +149,21 @@ def test_cli_requeue_redelivers_a_dead_consumers_messages(client, redis_url, pre
     msg = q.reserve(timeout=5)
     assert msg.value == {"job": 1} and msg.attempts == 2
     msg.ack()
+
+
+def test_inspect_describes_semaphores_and_rate_limiters(client, prefix):
+    sem = hotsync.Semaphore(3, key="upstream", client=client)
+    sem.acquire()
+    api = hotsync.RateLimiter(10, key="api", client=client, burst=2)
+    hotsync.RateLimiter(5, key="idle-api", client=client)
+    assert api.try_acquire()
+    states = {s.key: s.state for s in inspect(client)}
+    up = states[f"{prefix}upstream"]
+    assert (up["capacity"], up["in_use"], up["waiting"]) == (3, 1, 0)
+    assert states[f"{prefix}api"]["active"] and states[f"{prefix}api"]["rate"] == pytest.approx(10)
+    assert states[f"{prefix}idle-api"] == {"active": False}
+    registry = CollectorRegistry()
+    registry.register(LiveStateCollector(client))
+    labels = {"kind": "semaphore", "name": f"{prefix}upstream"}
+    assert registry.get_sample_value("hotsync_semaphore_permits_held", labels) == 1
+    assert registry.get_sample_value("hotsync_semaphore_capacity", labels) == 3

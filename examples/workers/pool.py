@@ -203,8 +203,9 @@ class Summary:
             ("jobs done", f"{self.done:,}"),
             ("dead letters (poison jobs)", f"{self.dead:,}"),
             ("lost", f"{self.lost}"),
-            ("redeliveries", f"{self.redelivered:,}" + (f"  (worker {self.killed} SIGKILLed mid-job)"
-                                                       if self.killed else "")),
+            ("redeliveries", f"{self.redelivered:,}" + (
+                f"  (incl. the job of worker {', '.join(map(str, self.killed))}, SIGKILLed mid-run)"
+                if self.killed else "")),
             ("failed attempts", f"{self.failed_attempts:,}"),
             ("ledger (lock-protected sum)", f"{self.ledger:,} of {self.expected_ledger:,} expected"),
             ("ledger lock wait p50 / p99", f"{self.wait_p50_ms:.2f} ms / {self.wait_p99_ms:.2f} ms"),
