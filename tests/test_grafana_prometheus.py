@@ -7,6 +7,7 @@ worker-pool example: each worker's metrics endpoint and the live-state exporter.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -47,7 +48,7 @@ def test_every_dashboard_query_returns_data_from_the_running_example(prometheus_
     example = subprocess.Popen(
         [sys.executable, str(example_path()), "--redis", redis_url, "--rate", "100", "local", "--jobs", "2500",
          "--workers", str(WORKERS), "--metrics-port", str(metrics_port), "--exporter-port", str(exporter_port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     targets = [f"127.0.0.1:{exporter_port}"] + [f"127.0.0.1:{metrics_port + i}" for i in range(WORKERS)]
     prom = Prometheus(targets).start()
@@ -66,9 +67,11 @@ def test_every_dashboard_query_returns_data_from_the_running_example(prometheus_
         assert not empty, "queries without data:\n" + "\n".join(empty)
     finally:
         prom.stop()
-        example.terminate()
+        example.terminate()  # the example stops its workers on SIGTERM
         try:
             example.wait(30)
-        except subprocess.TimeoutExpired:
-            example.kill()
-            example.wait(10)
+        finally:
+            try:
+                os.killpg(example.pid, signal.SIGKILL)  # and anything of its session still alive
+            except ProcessLookupError:
+                pass

@@ -150,8 +150,9 @@ def worker_main(index: int, url: str, ns: str, rate: float, work: float, metrics
     pool = Pool(hotsync.HotClient.from_url(url), ns, rate)
     threading.Thread(target=lead, args=(pool, stop), daemon=True).start()
     waits: list[float] = []
+    parent = os.getppid()
     try:
-        while not stop.is_set():
+        while not stop.is_set() and os.getppid() == parent:  # never outlive the launcher
             try:
                 msg = pool.jobs.reserve(timeout=0.5)
             except hotsync.Empty:
@@ -274,6 +275,10 @@ def run_local(url: str, *, jobs: int = 400, workers: int = 4, rate: float = 150.
         p.start()
         return p
 
+    def terminated(*_: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM: stop like Ctrl-C, so the workers are stopped too
+
+    signal.signal(signal.SIGTERM, terminated)
     procs = {i: spawn(i) for i in range(workers)}
     produce(pool, jobs)
     print(f"{workers} worker processes, {jobs} jobs (every 50th is poison), fleet rate limit {rate:.0f}/s, "
