@@ -252,6 +252,9 @@ class Counter(Dict):
         written when a count is invalid.  Counts may go negative or to zero
         (they are kept, as in ``collections.Counter.update``).
         """
+        if not kwds and type(iterable) in (list, tuple) and len(iterable) == 1:  # the common c.update([x])
+            self._add({self._fenc(iterable[0]): 1}, prune=False)
+            return
         if self._server_side(iterable) and not kwds:
             self._add_from(iterable, 1, prune=False)
             return
