@@ -8,24 +8,13 @@ import pytest
 
 import hotsync
 
+from ._parity import outcome
+from ._parity import same as _same
 
-def outcome(fn):
-    try:
-        return ("ok", fn())
-    except Exception as exc:  # noqa: BLE001
-        return (type(exc), str(exc))
 
 
 def same(std_fn, hot_fn):
-    std, hot = outcome(std_fn), outcome(hot_fn)
-    if std[0] != "ok" and hot[0] != "ok":
-        # hotsync raises subclasses of the stdlib type; compare the stdlib type and the message
-        assert issubclass(hot[0], std[0]), (std, hot)
-        if std[0] not in (queue.Empty, queue.Full):
-            assert std[1] == hot[1], (std, hot)
-    else:
-        assert std == hot
-    return std
+    return _same(std_fn, hot_fn, ignore_message_of=(queue.Empty, queue.Full))
 
 
 PAIRS = [(queue.Queue, hotsync.Queue), (queue.LifoQueue, hotsync.LifoQueue), (queue.PriorityQueue, hotsync.PriorityQueue)]

@@ -9,23 +9,10 @@ import pytest
 
 import hotsync
 
-
-def outcome(fn):
-    try:
-        return ("ok", fn())
-    except Exception as exc:  # noqa: BLE001
-        return (type(exc), str(exc))
+from ._parity import outcome, same
 
 
-def same(std_fn, hot_fn):
-    std, hot = outcome(std_fn), outcome(hot_fn)
-    if std[0] != "ok" and hot[0] != "ok":
-        # hotsync may raise a subclass of the stdlib type; the message must be the same
-        assert issubclass(hot[0], std[0]), (std, hot)
-        assert std[1] == hot[1], (std, hot)
-    else:
-        assert std == hot
-    return std
+
 
 
 KINDS = ["Semaphore", "BoundedSemaphore"]

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 import hotsync
+
+from .._parity import outcome, same
 from hotsync import DefaultDict, Dict, TransactionError, WrongTypeError
 
 
@@ -40,21 +42,7 @@ def count_trips(client):
         del client.execute, client.execute_many
 
 
-def outcome(fn):
-    try:
-        return ("ok", fn())
-    except Exception as exc:  # noqa: BLE001
-        return (type(exc), str(exc))
 
-
-def same(std_fn, hot_fn):
-    """Both calls give the same result, or raise the same type (or a subclass) and message."""
-    std, hot = outcome(std_fn), outcome(hot_fn)
-    if std[0] != "ok" and hot[0] != "ok":
-        assert issubclass(hot[0], std[0]), (std, hot)
-        assert std[1] == hot[1], (std, hot)
-    else:
-        assert std == hot
 
 
 def unconnected_client():
