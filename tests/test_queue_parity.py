@@ -8,7 +8,7 @@ import pytest
 
 import hotsync
 
-from ._parity import outcome
+
 from ._parity import same as _same
 
 

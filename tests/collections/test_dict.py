@@ -13,7 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 import hotsync
 
-from .._parity import outcome, same
+from .._parity import same
 from hotsync import DefaultDict, Dict, TransactionError, WrongTypeError
 
 
