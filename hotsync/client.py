@@ -118,6 +118,9 @@ class HotClient:
             self.metrics = get_metrics(None if metrics is True else metrics, name_label=name_label)
         self._registered: set[tuple[str, str]] = set()
         self._read_margin = self._socket_timeout() or 10.0
+        # without a socket timeout a read already waits as long as a blocking command
+        # needs: setting a per-read timeout would only cost syscalls (2 ioctl + poll)
+        self._timed_reads = self._socket_timeout() is not None
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> HotClient:
@@ -169,7 +172,7 @@ class HotClient:
         return node.redis_connection.connection_pool
 
     def _read_timeout(self, block: float) -> Any:
-        return _DEFAULT if not block else block + self._read_margin
+        return block + self._read_margin if block and self._timed_reads else _DEFAULT
 
     def execute(self, *args: Any, key: str | None = None, timeout: Any = _DEFAULT) -> Any:
         """Run one command once (no retry); return the raw reply.
