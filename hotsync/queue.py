@@ -143,7 +143,7 @@ class _Consumer:
 
     id: str
     inflight: str
-    pid: int = field(default_factory=os.getpid)
+    token: str = field(default_factory=process_token)  # the process's (new after a fork)
     lock: threading.Lock = field(default_factory=threading.Lock)
     held: set[bytes] = field(default_factory=set)
     orphans: list[bytes] = field(default_factory=list)
@@ -272,12 +272,13 @@ class _QueueBase:
 
     def _producer(self) -> list[Any]:
         """The calling thread's producer: [retry-guard key, request number of its next put,
-        monotonic time the guard's TTL was last renewed, pid]."""
+        monotonic time the guard's TTL was last renewed, process token (new after a fork)]."""
         tid = threading.get_ident()
         p = self._producers.get(tid)
-        if p is None or p[3] != os.getpid():
-            key = _keys.aux(self._main, f"p:{process_token()}:{self._token}:{tid:x}")
-            p = self._producers[tid] = [key, 0, -1e18, os.getpid()]
+        token = process_token()
+        if p is None or p[3] != token:
+            key = _keys.aux(self._main, f"p:{token}:{self._token}:{tid:x}")
+            p = self._producers[tid] = [key, 0, -1e18, token]
         p[1] += 1
         return p
 
@@ -514,7 +515,10 @@ class _QueueBase:
                 call = self._ack_call(acking)
                 calls.insert(0, _evalsha(call.script, call.keys, call.args))
             try:
-                replies = yield Batch(tuple(calls), idempotent=False, block=bound)
+                if len(calls) == 1:  # the fast path: the native pop alone
+                    replies = [(yield Cmd(calls[0].args, idempotent=False, block=bound))]
+                else:
+                    replies = yield Batch(tuple(calls), idempotent=False, block=bound)
             except OutcomeUnknownError:
                 self._calm_until = 0.0
                 if consumer is None:
@@ -657,7 +661,7 @@ class _QueueBase:
     def _consumer(self) -> _Consumer:
         tid = threading.get_ident()
         c = self._consumers.get(tid)
-        if c is None or c.pid != os.getpid():
+        if c is None or c.token != process_token():
             cid = f"{_HOST}/{os.getpid()}/{process_token()}/{self._token}/{tid:x}"
             c = self._consumers[tid] = _Consumer(cid, _keys.aux(self._main, f"inflight:{cid}"))
         return c
