@@ -20,7 +20,7 @@ Keys (``K`` is the main key; every other key shares its cluster slot):
 key                        type    contents / lifetime
 =========================  ======  ==================================================
 ``K``                      list /  waiting items.  Lists hold envelopes
-                           zset    ``id|deliveries|enqueued|payload`` (``enqueued``:
+                           zset    ``enqueued|id|deliveries|payload`` (``enqueued``:
                                    server ms when the item was put, or its due time
                                    for a delayed put; kept by redeliveries, restarted
                                    by a replay), and wake markers (``''``) after a
@@ -241,15 +241,22 @@ class _QueueBase:
         dumps = self._codec.dumps
         token = self._token
         ids = self._ids
-        return [f"{token}{next(ids):x}|0||".encode() + dumps(item) for item in items]
+        # '|id|0|payload': the put script puts the enqueue time in front
+        return [f"|{token}{next(ids):x}|0|".encode() + dumps(item) for item in items]
 
     def _decode(self, raw: bytes) -> Any:
         """A waiting item as stored (list envelope / zset member) -> its value."""
         return self._codec.loads(raw.split(b"|", 3)[3])
 
+    def _decode_many(self, raw: list[bytes]) -> list[Any]:
+        if self._zset:
+            return [self._decode(r) for r in raw]
+        loads = self._codec.loads
+        return [loads(r.split(b"|", 3)[3]) for r in raw]
+
     def _decode_entry(self, entry: bytes) -> tuple[str, int, Any, bytes]:
         """An in-flight envelope -> (id, attempts, value, set member)."""
-        mid, deliveries, _score, payload = entry.split(b"|", 3)
+        _enqueued, mid, deliveries, payload = entry.split(b"|", 3)
         return mid.decode(), int(deliveries) + 1, self._decode_payload(payload), b""
 
     def _decode_payload(self, payload: bytes) -> Any:
@@ -654,7 +661,7 @@ class _QueueBase:
             _check_timeout(timeout)
         raw = self._client.drive(self._take_ops(n, block, timeout, None))
         self._m["get"].inc(len(raw))
-        return [self._decode(r) for r in raw]
+        return self._decode_many(raw)
 
     # -- reliable consumption -------------------------------------------------------
 

@@ -2,7 +2,7 @@
 -- set, atomically: shutdown and maxsize checks, enqueue time, unfinished-task count,
 -- retry guard.
 --
--- KEYS[1] queue     list of envelopes 'id|deliveries|enqueued|payload'; may also hold
+-- KEYS[1] queue     list of envelopes 'enqueued|id|deliveries|payload'; may also hold
 --                   wake markers ('') at its right end
 -- KEYS[2] meta      hash {shutdown, unfinished, ...}
 -- KEYS[3] producer  string: last request applied by this producer (retry guard)
@@ -18,7 +18,7 @@
 --                   maxsize (0 = unbounded), wait (ms to register ARGV[5] as a putter
 --                   when full, 0 = don't), putter id, delay (ms), strict ('1': answer
 --                   full / shut down with an error, inside MULTI)
--- ARGV[4.. or 8..]  envelopes 'id|0||payload' (the enqueue time is filled in here)
+-- ARGV[4.. or 8..]  envelopes '|id|0|payload' (the enqueue time is put in front here)
 --
 -- Returns n >= 0 added, -1 already applied (a retry), -2 shut down, or -3 - free
 -- when full (free >= 0 slots).  The enqueue time is the server's clock (ms), or the
@@ -62,16 +62,10 @@ if maxsize > 0 then
   end
 end
 
-local stamp = tostring(now + delay)
-local envs = {}
-for i = first, #ARGV do
-  local e = ARGV[i]
-  local b = string.find(e, '|', string.find(e, '|', 1, true) + 1, true)
-  envs[#envs + 1] = string.sub(e, 1, b) .. stamp .. string.sub(e, b + 1)
-end
+local stamp = string.format('%.0f', now + delay)
 if delay > 0 then
-  for i = 1, n do
-    redis.call('ZADD', delayed, now + delay, envs[i])
+  for i = first, #ARGV do
+    redis.call('ZADD', delayed, now + delay, stamp .. ARGV[i])
   end
   if len == markers then
     -- blocked getters may wait past the new due time: wake each registered getter once
@@ -79,8 +73,10 @@ if delay > 0 then
     for _ = 1, math.min(g, 1000) - markers do redis.call('RPUSH', queue, '') end
   end
 elseif n == 1 then
-  redis.call('LPUSH', queue, envs[1])
+  redis.call('LPUSH', queue, stamp .. ARGV[first])
 else
+  local envs = {}
+  for i = first, #ARGV do envs[#envs + 1] = stamp .. ARGV[i] end
   for i = 1, n, 1000 do
     redis.call('LPUSH', queue, unpack(envs, i, math.min(i + 999, n)))
   end

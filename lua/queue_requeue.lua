@@ -3,7 +3,7 @@
 -- letters.  Each redelivery counts an attempt; a message that reached max_attempts
 -- goes to the dead letters instead (and stops counting as an unfinished task).
 --
--- KEYS[1] queue      list of envelopes 'id|deliveries|enqueued|payload' (+ wake markers)
+-- KEYS[1] queue      list of envelopes 'enqueued|id|deliveries|payload' (+ wake markers)
 -- KEYS[2] meta       hash {max_attempts, unfinished, ...}
 -- KEYS[3] delayed    zset envelope -> due time (server ms)
 -- KEYS[4] dead       list of dead-lettered envelopes (newest first)
@@ -49,11 +49,11 @@ for i = 1, #todo do
   local e = todo[i]
   local a = string.find(e, '|', 1, true)
   local b = string.find(e, '|', a + 1, true)
-  local d = mode == 'replay' and 0 or tonumber(string.sub(e, a + 1, b - 1)) + 1
-  local env = string.sub(e, 1, a) .. d .. string.sub(e, b)
+  local c = string.find(e, '|', b + 1, true)
+  local d = mode == 'replay' and 0 or tonumber(string.sub(e, b + 1, c - 1)) + 1
+  local env = string.sub(e, 1, b) .. d .. string.sub(e, c)
   if mode == 'replay' then
-    local c = string.find(e, '|', b + 1, true)
-    env = string.sub(e, 1, a) .. '0|' .. string.format('%.0f', now) .. string.sub(e, c)
+    env = string.format('%.0f', now) .. string.sub(e, a, b) .. '0' .. string.sub(e, c)
   end
   if mode ~= 'replay' and maxatt > 0 and d >= maxatt then
     redis.call('LPUSH', dead, env)

@@ -1,6 +1,6 @@
 -- queue_stats: read a queue's live state for statistics() in one step; writes nothing.
 --
--- KEYS[1] queue      list of envelopes 'id|deliveries|enqueued|payload' (+ wake markers
+-- KEYS[1] queue      list of envelopes 'enqueued|id|deliveries|payload' (+ wake markers
 --                    ''), or zset (see queue_zput)
 -- KEYS[2] meta       hash {maxsize, shutdown, unfinished, ...}
 -- KEYS[3] delayed    zset member -> due time (server ms)
@@ -30,9 +30,7 @@ local function seen(ms)
 end
 local function enqueued(e) -- list envelope -> its enqueue time, or nil
   local a = string.find(e, '|', 1, true)
-  local b = a and string.find(e, '|', a + 1, true)
-  local c = b and string.find(e, '|', b + 1, true)
-  return c and tonumber(string.sub(e, b + 1, c - 1))
+  return a and tonumber(string.sub(e, 1, a - 1))
 end
 
 local depth

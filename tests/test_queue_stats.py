@@ -95,10 +95,10 @@ def test_list_envelopes_carry_the_server_time_of_the_put(client, raw):
     seconds, micros = raw.time()
     now_ms = seconds * 1000 + micros // 1000
     [entry] = raw.lrange(q._main, 0, -1)
-    mid, deliveries, enqueued, payload = entry.split(b"|", 3)
+    enqueued, mid, deliveries, payload = entry.split(b"|", 3)
     assert deliveries == b"0" and payload == b'"x"' and 0 <= now_ms - int(enqueued) < 2000
     [(delayed, due)] = raw.zrange(q._delayed, 0, -1, withscores=True)
-    assert int(delayed.split(b"|")[2]) == int(due)  # a delayed item's wait starts when it is due
+    assert int(delayed.split(b"|")[0]) == int(due)  # a delayed item's wait starts when it is due
 
 
 def test_priority_queue_members_are_unique_and_fifo_among_equal_priorities_within_one_millisecond(client):
