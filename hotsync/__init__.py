@@ -23,7 +23,7 @@ from .exceptions import (
     WrongTypeError,
 )
 from .lock import Lock, RLock
-from .queue import DeadLetter, LifoQueue, LifoSetQueue, Message, PriorityQueue, Queue, SetQueue
+from .queue import DeadLetter, LifoQueue, LifoSetQueue, Message, PriorityQueue, Queue, QueueStatistics, SetQueue
 
 __version__ = "0.1.0"
 
@@ -50,6 +50,7 @@ __all__ = [
     "PriorityQueue",
     "SetQueue",
     "LifoSetQueue",
+    "QueueStatistics",
     "Message",
     "DeadLetter",
     "HotsyncError",

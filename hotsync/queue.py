@@ -994,24 +994,31 @@ class Queue(_QueueBase):
     every object on the key, on any host, enforces the same rules.
 
     Distributed semantics:
-        *Waiting.* ``get()`` blocks in Redis with a native blocking pop, in one
-        round trip even when it had to wait; a putter on a full queue blocks on
-        a "space" signal pushed by the get that freed a slot; ``join()`` blocks on
-        a signal pushed when the last task is done.  Nothing polls.
+        *Waiting.* ``get()`` and ``reserve()`` block in Redis with a native
+        blocking pop (BRPOP, BLMOVE), in one round trip even when they had to
+        wait; a putter on a full queue blocks on a "space" signal pushed by the
+        get that freed a slot; ``join()`` blocks on a signal pushed when the last
+        task is done.  Nothing polls.  A delayed item or a shutdown wakes the
+        blocked getters (wake markers in the list); a getter that was busy
+        meanwhile notices within about a second.
         *Delivery.* ``get()`` is at-most-once (the item leaves Redis when popped);
         ``reserve()`` is at-least-once: a reserved message lives in the
         consumer's in-flight list until acked, and comes back if the consumer
-        dies (its heartbeat lease, ``lease=`` seconds, runs out) or nacks it.
-        ``max_attempts`` deliveries without an ack send it to the dead letters.
-        *Round trips.* ``put`` 1; ``get`` 1, also when it had to wait (the
-        bookkeeping script and the blocking pop travel in one pipeline);
-        ``reserve`` + ``ack`` 2, or 1 per message with ``consume()`` (the ack rides
-        with the next reserve); ``put_many``/``get_many`` 1 per batch.
+        dies (its heartbeat lease, ``lease=`` seconds, runs out), nacks it, or an
+        operator requeues it (``requeue_consumer``).  ``max_attempts``
+        deliveries without an ack send it to the dead letters.
+        *Round trips.* ``put`` 1; ``get`` 1, also when it had to wait (a
+        bookkeeping script goes in the same pipeline when something may need
+        it: the first get, delayed items, shutdown, then at least once a
+        second; otherwise the native pop goes alone, one command per item);
+        ``reserve`` + ``ack`` 2, or 1 per message with ``consume()`` (the ack
+        rides with the next reserve); ``put_many``/``get_many`` 1 per batch;
+        ``statistics()`` 1.
         *Retries.* ``put`` carries a request number checked in Redis, so a put
         retried after a lost reply is applied once; ``ack``/``nack`` are
         idempotent; a lost reply of ``reserve`` is recovered from the consumer's
         own in-flight list.
-        *Clock.* Delays and leases are timed by the Redis server.
+        *Clock.* Delays, leases and items' enqueue times are the Redis server's.
 
     Differences from ``queue.Queue``:
         ``maxsize`` must be an int and must match the one stored for the key
@@ -1019,7 +1026,8 @@ class Queue(_QueueBase):
         items.  Values travel through the codec (JSON by default: tuples come
         back as lists).  Extra: ``put(delay=)``, ``put_many``, ``get_many``,
         ``reserve``, ``consume``, dead letters (``dead_letters``, ``dead_count``,
-        ``replay_dead``, ``purge_dead``), ``reap``, ``unfinished_tasks()``.
+        ``replay_dead``, ``purge_dead``), ``reap``, ``requeue_consumer``,
+        ``statistics()``, ``unfinished_tasks()``.
 
     Example::
 
@@ -1053,6 +1061,7 @@ class PriorityQueue(_QueueBase):
 
     Differences from ``queue.PriorityQueue``: equal priorities come out in put
     order (the values are never compared); priorities must be real numbers.
+    A message's id is its member's stamp: a dead letter replayed gets a new one.
     """
 
     _kind = "priorityqueue"
