@@ -290,26 +290,26 @@ class _QueueBase:
         return p
 
     def _guard_arg(self, p: list[Any]) -> str:
-        """The guard argument of a put: renew the guard's TTL when half of it may be gone."""
+        """The guard part of a put's request: its TTL, renewed ('+') when half of it may be gone."""
         if time.monotonic() - p[2] > self._guard_ms / 2000:
-            return f"+{self._guard_ms}"
-        return str(self._guard_ms)
+            return f"/+{self._guard_ms}"
+        return f"/{self._guard_ms}"
 
     # -- put ----------------------------------------------------------------
 
-    def _put_call(self, argv: list[Any], req: str, guard: str, garg: str, wait_ms: int, putter: str,
-                  delay_ms: int, strict: bool) -> Eval:
+    def _put_call(self, argv: list[Any], req: str, guard: str, wait_ms: int, putter: str, delay_ms: int,
+                  strict: bool) -> Eval:
+        """The put script call; *req*: '' or the request with its guard part (see queue_put.lua)."""
         idem = req.startswith("?")
         if self._zset:
             keys = (self._main, self._meta, self._delayed, guard, self._putters, self._waiters, self._ready,
                     self._attempts, self._getters)
-            head = (req, garg, self._bounded, wait_ms, putter, delay_ms, "1" if strict else "0", self._mode)
+            head = (req, self._bounded, wait_ms, putter, delay_ms, "1" if strict else "0", self._mode)
             return Eval(_ZPUT, keys, (*head, *argv), idempotent=idem)
-        if not (self._bounded or delay_ms or wait_ms):
-            return Eval(_PUT, (self._main, self._meta, guard), (req, garg, "s" if strict else "p", *argv),
-                        idempotent=idem)
+        if not (self._bounded or delay_ms or wait_ms or strict):
+            return Eval(_PUT, (self._main, self._meta, guard), (req, *argv), idempotent=idem)
         keys = (self._main, self._meta, guard, self._delayed, self._putters, self._getters)
-        head = (req, garg, self._bounded, wait_ms, putter, delay_ms, "1" if strict else "0")
+        head = (req, self._bounded, wait_ms, putter, delay_ms, "1" if strict else "0")
         return Eval(_PUT, keys, (*head, *argv), idempotent=idem)
 
     def _put_ops(self, argv: list[Any], block: bool, timeout: float | None, delay_ms: int,
@@ -324,14 +324,14 @@ class _QueueBase:
             wait_ms = int((deadline.block_for() + 1.0) * 1000) if block and self._bounded else 0
             garg, sent = self._guard_arg(p), time.monotonic()
             try:
-                reply = yield self._put_call(argv, req, p[0], garg, wait_ms, putter, delay_ms, False)
+                reply = yield self._put_call(argv, req + garg, p[0], wait_ms, putter, delay_ms, False)
             except OutcomeUnknownError:
                 # sent, reply lost: ask again with the retry guard checked ("?"), safe to repeat
                 req = req if req.startswith("?") else "?" + req
                 continue
             code = int(reply)
             if code >= -1:  # added (n), or applied by the attempt whose reply was lost (-1)
-                if garg[0] == "+":
+                if garg[1] == "+":
                     p[2] = sent
                 return code
             if code == -2:
@@ -348,7 +348,7 @@ class _QueueBase:
             raise ValueError(f"cannot put {len(items)} items into a queue of maxsize {self.maxsize}")
         client = self._client
         if client.in_transaction():
-            client.write(self._put_call(argv, "", self._meta, "0", 0, "", delay_ms, True))
+            client.write(self._put_call(argv, "", self._meta, 0, "", delay_ms, True))
             self._m["put"].inc(len(items))
             return len(items)
         if self._bounded or delay_ms or self._zset:
@@ -357,14 +357,14 @@ class _QueueBase:
             p = self._producer()
             garg, sent = self._guard_arg(p), time.monotonic()
             try:
-                added = int(client.run_script(_PUT, (self._main, self._meta, p[0]), (p[1], garg, "p", *argv),
+                added = int(client.run_script(_PUT, (self._main, self._meta, p[0]), (f"{p[1]}{garg}", *argv),
                                               idempotent=False))
             except OutcomeUnknownError:
                 added = client.drive(self._put_ops(argv, block, timeout, 0, p))
             else:
                 if added == -2:
                     raise ShutDown(f"queue {self.key!r} is shut down")
-                if garg[0] == "+":
+                if garg[1] == "+":
                     p[2] = sent
         self._m["put"].inc(len(items))
         return len(items) if added < 0 else added

@@ -3,35 +3,40 @@
 -- retry guard.
 --
 -- KEYS[1] queue     list of envelopes 'enqueued|id|deliveries|payload'; may also hold
---                   wake markers ('') at its right end
+--                   wake markers ('')
 -- KEYS[2] meta      hash {shutdown, unfinished, ...}
 -- KEYS[3] producer  string: last request applied by this producer (retry guard)
 -- KEYS[4] delayed   zset envelope -> due time (server ms)        (full shape only)
 -- KEYS[5] putters   zset putter -> registration deadline (ms)    (full shape only)
--- KEYS[6] getters   zset getter object -> registration expiry    (full shape only)
--- ARGV[1] request   this producer's request number ('' = no retry guard); a leading
---                   '?' marks a retry: check the guard first
--- ARGV[2] guard     ms the retry guard lives; a leading '+' renews its TTL now, else
---                   an existing guard keeps its TTL (cheaper)
--- ARGV[3] shape     'p' plain (unbounded, no delay, no wait), 's' plain inside MULTI
---                   (strict), else the full shape: ARGV[3..7] are
---                   maxsize (0 = unbounded), wait (ms to register ARGV[5] as a putter
---                   when full, 0 = don't), putter id, delay (ms), strict ('1': answer
---                   full / shut down with an error, inside MULTI)
--- ARGV[4.. or 8..]  envelopes '|id|0|payload' (the enqueue time is put in front here)
+-- KEYS[6] getters   zset getter -> registration expiry (ms)      (full shape only)
+-- ARGV[1] request   '' (no retry guard), or '[?]n/[+]ttl': this producer's request
+--                   number n; '?' marks a retry (check the guard first); ttl: ms the
+--                   guard lives, '+' renews it now (else an existing guard keeps its
+--                   TTL, which is cheaper)
+-- Plain shape (3 KEYS: unbounded, no delay, no wait, not in MULTI):
+--   ARGV[2..] envelopes '|id|0|payload' (the enqueue time is put in front here)
+-- Full shape (6 KEYS): ARGV[2] maxsize (0 = unbounded), ARGV[3] wait (ms to register
+--   ARGV[4] as a putter when full, 0 = don't), ARGV[4] putter id, ARGV[5] delay (ms),
+--   ARGV[6] strict ('1': answer full / shut down with an error, inside MULTI),
+--   ARGV[7..] envelopes
 --
 -- Returns n >= 0 added, -1 already applied (a retry), -2 shut down, or -3 - free
 -- when full (free >= 0 slots).  The enqueue time is the server's clock (ms), or the
 -- due time of a delayed put.  Invariant: all or nothing.
 local queue, meta, producer = KEYS[1], KEYS[2], KEYS[3]
 local delayed, putters, getters = KEYS[4], KEYS[5], KEYS[6]
-local req, guard, shape = ARGV[1], ARGV[2], ARGV[3]
-local first, maxsize, wait, putter, delay, strict = 4, 0, 0, '', 0, shape == 's'
-if shape ~= 'p' and shape ~= 's' then
-  first, maxsize, wait, putter = 8, tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-  delay, strict = tonumber(ARGV[6]), ARGV[7] == '1'
+local req = ARGV[1]
+local first, maxsize, wait, putter, delay, strict = 2, 0, 0, '', 0, false
+if delayed then
+  first, maxsize, wait, putter = 7, tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+  delay, strict = tonumber(ARGV[5]), ARGV[6] == '1'
 end
 local n = #ARGV - first + 1
+local guard
+if req ~= '' then
+  local slash = string.find(req, '/', 1, true)
+  req, guard = string.sub(req, 1, slash - 1), string.sub(req, slash + 1)
+end
 
 if string.byte(req, 1) == 63 then -- '?'
   req = string.sub(req, 2)
@@ -42,7 +47,14 @@ if redis.call('HGET', meta, 'shutdown') then
   return -2
 end
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local stamp -- ms as text, built without number formatting (the common case)
+local now
+if delayed then
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  stamp = string.format('%.0f', now + delay)
+else
+  stamp = t[1] .. string.sub(string.rep('0', 6 - #t[2]) .. t[2], 1, 3)
+end
 local len, markers = 0, 0
 if maxsize > 0 or delay > 0 then
   len = redis.call('LLEN', queue)
@@ -62,7 +74,6 @@ if maxsize > 0 then
   end
 end
 
-local stamp = string.format('%.0f', now + delay)
 if delay > 0 then
   for i = first, #ARGV do
     redis.call('ZADD', delayed, now + delay, stamp .. ARGV[i])
@@ -84,7 +95,7 @@ end
 if n > 0 then
   redis.call('HINCRBY', meta, 'unfinished', n)
 end
-if req ~= '' then
+if guard then
   local renew = string.byte(guard, 1) == 43 -- '+'
   if renew or not redis.call('SET', producer, req, 'XX', 'KEEPTTL') then
     redis.call('SET', producer, req, 'PX', renew and string.sub(guard, 2) or guard)

@@ -12,16 +12,16 @@
 -- KEYS[7] ready     zset of wake-ups for blocked getters and waiters
 -- KEYS[8] attempts  hash member -> deliveries (set queues)
 -- KEYS[9] getters   zset getter (thread of a queue object) -> registration expiry (ms)
--- ARGV[1] request   this producer's request number ('' = no retry guard); a leading
---                   '?' marks a retry: check the guard first
--- ARGV[2] guard     ms the retry guard lives; a leading '+' renews its TTL now
--- ARGV[3] maxsize   0 = unbounded
--- ARGV[4] wait      ms to register ARGV[5] as a putter when full (0 = don't)
--- ARGV[5] putter    putter id
--- ARGV[6] delay     ms before the items may be got (0 = now)
--- ARGV[7] strict    '1': answer full / shut down with an error (inside MULTI)
--- ARGV[8] mode      'pq' | 'fifo' | 'lifo'
--- ARGV[9..] pq: priority, payload pairs; set queues: payloads
+-- ARGV[1] request   '' (no retry guard), or '[?]n/[+]ttl': this producer's request
+--                   number n; '?' marks a retry (check the guard first); ttl: ms the
+--                   guard lives, '+' renews it now
+-- ARGV[2] maxsize   0 = unbounded
+-- ARGV[3] wait      ms to register ARGV[4] as a putter when full (0 = don't)
+-- ARGV[4] putter    putter id
+-- ARGV[5] delay     ms before the items may be got (0 = now)
+-- ARGV[6] strict    '1': answer full / shut down with an error (inside MULTI)
+-- ARGV[7] mode      'pq' | 'fifo' | 'lifo'
+-- ARGV[8..] pq: priority, payload pairs; set queues: payloads
 --
 -- Returns n >= 0 added (set queues skip members already waiting), -1 already applied,
 -- -2 shut down, -3 - free when full.  All or nothing.
@@ -29,8 +29,13 @@
 -- and the enqueue time is stamp // 1024 (ms).
 local queue, meta, delayed, producer = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local putters, waiters, ready, attempts, getters = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local req, guard, maxsize, wait, putter = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-local delay, strict, mode = tonumber(ARGV[6]), ARGV[7] == '1', ARGV[8]
+local req, maxsize, wait, putter = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local delay, strict, mode = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7]
+local guard
+if req ~= '' then
+  local slash = string.find(req, '/', 1, true)
+  req, guard = string.sub(req, 1, slash - 1), string.sub(req, slash + 1)
+end
 
 if string.byte(req, 1) == 63 then -- '?'
   req = string.sub(req, 2)
@@ -45,10 +50,10 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 local new = {}
 if mode == 'pq' then
-  for i = 9, #ARGV, 2 do new[#new + 1] = {ARGV[i], ARGV[i + 1]} end
+  for i = 8, #ARGV, 2 do new[#new + 1] = {ARGV[i], ARGV[i + 1]} end
 else
   local seen = {}
-  for i = 9, #ARGV do
+  for i = 8, #ARGV do
     local m = ARGV[i]
     if not seen[m] and not redis.call('ZSCORE', queue, m) and not redis.call('ZSCORE', delayed, m) then
       seen[m] = true
@@ -100,7 +105,7 @@ if #new > 0 then
     redis.call('PEXPIRE', ready, 60000)
   end
 end
-if req ~= '' then
+if guard then
   local renew = string.byte(guard, 1) == 43 -- '+'
   if renew or not redis.call('SET', producer, req, 'XX', 'KEEPTTL') then
     redis.call('SET', producer, req, 'PX', renew and string.sub(guard, 2) or guard)
