@@ -23,7 +23,7 @@ from .exceptions import (
     WrongTypeError,
 )
 from .lock import Lock, RLock
-from .queue import DeadLetter, LifoQueue, LifoSetQueue, Message, PriorityQueue, Queue, SetQueue
+from .queue import DeadLetter, LifoQueue, LifoSetQueue, Message, PriorityQueue, Queue, QueueStatistics, SetQueue
 from .ratelimit import RateLimitDecision, RateLimiter
 from .semaphore import BoundedSemaphore, Semaphore, SemaphoreStatistics
 
@@ -57,6 +57,7 @@ __all__ = [
     "PriorityQueue",
     "SetQueue",
     "LifoSetQueue",
+    "QueueStatistics",
     "Message",
     "DeadLetter",
     "HotsyncError",

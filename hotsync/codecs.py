@@ -17,10 +17,16 @@ A value the codec cannot encode raises ``TypeError`` before anything is written.
 from __future__ import annotations
 
 import json
+import json.scanner
 import pickle
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["Codec", "JsonCodec", "StrCodec", "BytesCodec", "PickleCodec", "get_codec"]
+
+try:
+    from _json import make_encoder as _c_make_encoder
+except ImportError:  # pragma: no cover - PyPy, or CPython built without _json
+    _c_make_encoder = None
 
 
 @runtime_checkable
@@ -33,24 +39,45 @@ class Codec(Protocol):
 
 
 class JsonCodec:
-    """Compact JSON (UTF-8).  The default."""
+    """Compact JSON (UTF-8).  The default.
+
+    Byte-for-byte what ``json.dumps(value, separators=(",", ":"),
+    ensure_ascii=False)`` writes and what ``json.loads`` reads, but calling
+    json's C encoder and scanner directly (about 1.5 and 2.5 us less per value).
+    """
 
     name = "json"
 
     def __init__(self) -> None:
         self._enc = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=True)
+        # the C encoder JSONEncoder.encode builds on every call; no circular-reference
+        # markers (a shared dict would not be thread-safe): a cycle ends in RecursionError
+        self._c_enc = _c_make_encoder(
+            None, self._enc.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
+        ) if _c_make_encoder is not None else None
+        self._scan = json.scanner.make_scanner(json.JSONDecoder())
 
     def dumps(self, value: Any) -> bytes:
         try:
+            if self._c_enc is not None and type(value) in (dict, list):
+                return "".join(self._c_enc(value, 0)).encode()
             return self._enc.encode(value).encode()
-        except (TypeError, ValueError) as exc:  # incl. UnicodeEncodeError (lone surrogates)
+        except (TypeError, ValueError, RecursionError) as exc:  # incl. UnicodeEncodeError (lone surrogates)
+            why = "a circular reference or too deep nesting" if isinstance(exc, RecursionError) else exc
             raise TypeError(
-                f"cannot encode {type(value).__name__} value as JSON: {exc} "
+                f"cannot encode {type(value).__name__} value as JSON: {why} "
                 "(use codec='pickle' or a custom codec for other types)"
             ) from None
 
     def loads(self, data: bytes) -> Any:
-        return json.loads(data.decode())  # always UTF-8: skips json's encoding detection
+        text = data.decode()  # always UTF-8: skips json's encoding detection
+        try:
+            value, end = self._scan(text, 0)
+        except StopIteration:
+            return json.loads(text)  # json's own error
+        if end != len(text):
+            return json.loads(text)  # surrounding whitespace, or json's own error
+        return value
 
 
 class StrCodec:

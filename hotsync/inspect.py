@@ -79,6 +79,22 @@ def _describe_ratelimiter(client: HotClient, key: str) -> dict[str, Any]:
     return {"active": True, "rate": 1e6 / iv, "burst": int(burst), "backlog": max(tat - now_us, 0.0) / 1e6}
 
 
+def _describe_queue(kind: str) -> Callable[[HotClient, str], dict[str, Any]]:
+    def describe(client: HotClient, key: str) -> dict[str, Any]:
+        from ._queue_stats import LAYOUTS, consumer_host_pid, read_statistics
+
+        st = read_statistics(client, key, LAYOUTS[kind])  # no queue object: nothing is written
+        state = st.as_dict()
+        state["consumer_list"] = [
+            {"consumer": c, "host": consumer_host_pid(c)[0], "pid": consumer_host_pid(c)[1], "in_flight": n,
+             "expired": c in st.expired_consumers}
+            for c, n in st.in_flight_by_consumer.items()
+        ]
+        return state
+
+    return describe
+
+
 #: kind -> function(bare client, main key) -> state dict.  Primitives add theirs here.
 describers: dict[str, Callable[[HotClient, str], dict[str, Any]]] = {
     "lock": _describe_lock("lock"),
@@ -86,6 +102,7 @@ describers: dict[str, Callable[[HotClient, str], dict[str, Any]]] = {
     "semaphore": _describe_semaphore,
     "bounded_semaphore": _describe_semaphore,
     "ratelimiter": _describe_ratelimiter,
+    **{kind: _describe_queue(kind) for kind in ("queue", "lifoqueue", "priorityqueue", "setqueue", "lifosetqueue")},
 }
 
 

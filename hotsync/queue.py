@@ -20,34 +20,45 @@ Keys (``K`` is the main key; every other key shares its cluster slot):
 key                        type    contents / lifetime
 =========================  ======  ==================================================
 ``K``                      list /  waiting items.  Lists hold envelopes
-                           zset    ``id|deliveries||payload``, and wake markers
-                                   (``''``) at its right end after a delayed put or
-                                   a shutdown, until a getter pops them.
-                                   PriorityQueue members ``seq|deliveries|prio|payload``
-                                   scored by priority; set queues: the payload scored
-                                   by (-)sequence.
+                           zset    ``enqueued|id|deliveries|payload`` (``enqueued``:
+                                   server ms when the item was put, or its due time
+                                   for a delayed put; kept by redeliveries, restarted
+                                   by a replay), and wake markers (``''``) after a
+                                   delayed put or a shutdown, until getters pop them.
+                                   PriorityQueue members ``stamp|deliveries|prio|payload``
+                                   scored by priority (``stamp``: 14 hex digits, the
+                                   message id); set queues: the payload scored by
+                                   ``stamp`` (FIFO) or ``-stamp`` (LIFO).  A stamp is
+                                   ``max(server ms * 1024, last stamp + 1)``: unique,
+                                   increasing, and ``stamp // 1024`` is the enqueue
+                                   time (ms).
 ``{K}:meta``               hash    ``kind``, ``maxsize``, ``max_attempts``,
-                                   ``shutdown``, ``unfinished``, ``seq``.  The one key
-                                   an idle queue keeps (its configuration).
+                                   ``shutdown``, ``unfinished``, ``seq`` (last stamp).
+                                   The one key an idle queue keeps (its configuration).
 ``{K}:delayed``            zset    items put with ``delay=`` -> due time (ms)
-``{K}:getters``            zset    list queues: getter objects -> registration expiry
-                                   (a wake marker is pushed for each); TTL
-``{K}:waiters``            zset    zset queues: blocked getters -> end of their wait; TTL
-``{K}:ready``              list    wake-ups for blocked getters of zset queues; TTL
+``{K}:getters``            zset    getters (one per thread of a queue object) ->
+                                   registration expiry; told about delayed items and
+                                   shutdown by wake-ups; TTL
+``{K}:waiters``            zset    zset queues: blocked ``reserve()`` callers -> end of
+                                   their wait; TTL
+``{K}:ready``              zset    zset queues: wake-ups (``w1``, ``w2``...) for blocked
+                                   getters and waiters; TTL
 ``{K}:putters``            zset    putters waiting for space -> deadline; TTL
 ``{K}:space``              list    wake-ups for putters; TTL
 ``{K}:joiners``            zset    ``join()`` waiters -> deadline; TTL
 ``{K}:joined``             list    wake-ups for ``join()`` waiters; TTL
 ``{K}:p:<producer>``       string  last put request of one producer (retry guard); TTL
-``{K}:consumers``          zset    live reserving consumers -> heartbeat deadline
+``{K}:consumers``          zset    live reserving consumers -> heartbeat deadline.  A
+                                   consumer id is ``host/pid/process/object/thread``.
 ``{K}:inflight:<consumer>`` list   messages reserved by one consumer
 ``{K}:dead``               list    dead letters (envelopes), newest first
 ``{K}:attempts``           hash    set queues: member -> deliveries, for redelivered
-                                   members only
+                                   members waiting again (dropped when nothing waits)
 =========================  ======  ==================================================
 
 Scripts: ``lua/queue_*.lua`` (list queues and shared steps) and
-``lua/queue_z*.lua`` (zset queues).
+``lua/queue_z*.lua`` (zset queues); ``queue_stats`` reads the state for
+:meth:`~Queue.statistics`.
 """
 
 from __future__ import annotations
@@ -73,8 +84,10 @@ from .codecs import Codec, get_codec
 from redis.exceptions import NoScriptError
 
 from .exceptions import ConfigConflictError, Empty, Full, OutcomeUnknownError, ScriptReplyError, ShutDown
+from ._queue_stats import QueueStatistics, read_statistics
 
-__all__ = ["Queue", "LifoQueue", "PriorityQueue", "SetQueue", "LifoSetQueue", "Message", "DeadLetter"]
+__all__ = ["Queue", "LifoQueue", "PriorityQueue", "SetQueue", "LifoSetQueue", "Message", "DeadLetter",
+           "QueueStatistics"]
 
 _INIT = script("queue_init")
 _PUT = script("queue_put")
@@ -90,9 +103,14 @@ _SHUTDOWN = script("queue_shutdown")
 _ZPUT = script("queue_zput")
 _ZPOP = script("queue_zpop")
 _ZREQUEUE = script("queue_zrequeue")
+_ZPRE = script("queue_zpre")
 
 _HOST = socket.gethostname().replace("/", "_")
 _CHUNK = 1000
+#: Seconds a getter trusts the last "nothing delayed, not shut down" answer of the
+#: prepare script and pops natively without it (the fast path).  It bounds how late a
+#: getter that was not told (see wake markers) notices a delayed item or a shutdown.
+_CALM = 1.0
 
 
 def _seconds(value: float) -> str:
@@ -125,7 +143,7 @@ class _Consumer:
 
     id: str
     inflight: str
-    pid: int = field(default_factory=os.getpid)
+    token: str = field(default_factory=process_token)  # the process's (new after a fork)
     lock: threading.Lock = field(default_factory=threading.Lock)
     held: set[bytes] = field(default_factory=set)
     orphans: list[bytes] = field(default_factory=list)
@@ -138,6 +156,7 @@ class _QueueBase:
     """Everything the queue variants share; a variant picks its structure and scripts."""
 
     _kind: ClassVar[str] = "queue"
+    _layout: ClassVar[str] = "list"  # how queue_stats reads it (see _queue_stats.LAYOUTS)
     _zset: ClassVar[bool] = False
     _lifo: ClassVar[bool] = False
     _mode: ClassVar[str] = "fifo"
@@ -173,18 +192,19 @@ class _QueueBase:
         self._codec = self._client.codec if codec is None else get_codec(codec)
         self._token = uuid.uuid4().hex[:8]
         self._ids = itertools.count(1)
-        self._producers: dict[int, tuple[int, str]] = {}
+        self._producers: dict[int, list[Any]] = {}
         self._consumers: dict[int, _Consumer] = {}
         self._due_at: float | None = None
         k = lambda s: _keys.aux(main, s)  # noqa: E731
         self._meta, self._delayed, self._waiters, self._ready = k("meta"), k("delayed"), k("waiters"), k("ready")
         self._putters, self._space, self._joiners, self._joined = k("putters"), k("space"), k("joiners"), k("joined")
         self._consumers_key, self._dead, self._attempts = k("consumers"), k("dead"), k("attempts")
-        # list queues: getter objects registered for wake-ups; zset queues: blocked getters
-        self._getters = self._waiters if self._zset else k("getters")
-        self._getter_id = f"{process_token()}:{self._token}"
-        self._getter_until = 0.0
+        self._getters = k("getters")
+        # per thread: (getter id, monotonic time until which its registration is trusted)
+        self._getter_ids: dict[int, tuple[str, float]] = {}
+        self._calm_until = 0.0  # fast path allowed before this monotonic time (see _CALM)
         self._guard_ms = int(max(60.0, 2 * self._client.retry.budget) * 1000)
+        self._main_b = main.encode()
         m = self._client.metrics
         label = m.name(self.key)
         self._m = {
@@ -221,15 +241,22 @@ class _QueueBase:
         dumps = self._codec.dumps
         token = self._token
         ids = self._ids
-        return [f"{token}{next(ids):x}|0||".encode() + dumps(item) for item in items]
+        # '|id|0|payload': the put script puts the enqueue time in front
+        return [f"|{token}{next(ids):x}|0|".encode() + dumps(item) for item in items]
 
     def _decode(self, raw: bytes) -> Any:
         """A waiting item as stored (list envelope / zset member) -> its value."""
         return self._codec.loads(raw.split(b"|", 3)[3])
 
+    def _decode_many(self, raw: list[bytes]) -> list[Any]:
+        if self._zset:
+            return [self._decode(r) for r in raw]
+        loads = self._codec.loads
+        return [loads(r.split(b"|", 3)[3]) for r in raw]
+
     def _decode_entry(self, entry: bytes) -> tuple[str, int, Any, bytes]:
         """An in-flight envelope -> (id, attempts, value, set member)."""
-        mid, deliveries, _score, payload = entry.split(b"|", 3)
+        _enqueued, mid, deliveries, payload = entry.split(b"|", 3)
         return mid.decode(), int(deliveries) + 1, self._decode_payload(payload), b""
 
     def _decode_payload(self, payload: bytes) -> Any:
@@ -250,62 +277,95 @@ class _QueueBase:
         due = self._due_at
         return None if due is None else max(due - time.monotonic(), 0.0)
 
-    def _producer(self) -> tuple[str, str]:
-        """(retry-guard key, request number) of the calling thread's next put."""
+    def _producer(self) -> list[Any]:
+        """The calling thread's producer: [retry-guard key, request number of its next put,
+        monotonic time the guard's TTL was last renewed, process token (new after a fork)]."""
         tid = threading.get_ident()
-        n, key = self._producers.get(tid, (0, ""))
-        if not key:
-            key = _keys.aux(self._main, f"p:{process_token()}:{self._token}:{tid:x}")
-        self._producers[tid] = (n + 1, key)
-        return key, str(n + 1)
+        p = self._producers.get(tid)
+        token = process_token()
+        if p is None or p[3] != token:
+            key = _keys.aux(self._main, f"p:{token}:{self._token}:{tid:x}")
+            p = self._producers[tid] = [key, 0, -1e18, token]
+        p[1] += 1
+        return p
+
+    def _guard_arg(self, p: list[Any]) -> str:
+        """The guard part of a put's request: its TTL, renewed ('+') when half of it may be gone."""
+        if time.monotonic() - p[2] > self._guard_ms / 2000:
+            return f"/+{self._guard_ms}"
+        return f"/{self._guard_ms}"
 
     # -- put ----------------------------------------------------------------
 
-    def _put_call(self, argv: list[Any], req: str, guard: str, wait_ms: int, putter: str, delay_ms: int, strict: bool) -> Eval:
-        head = (req, self._bounded, wait_ms, putter, delay_ms, "1" if strict else "0", self._guard_ms)
+    def _put_call(self, argv: list[Any], req: str, guard: str, wait_ms: int, putter: str, delay_ms: int,
+                  strict: bool) -> Eval:
+        """The put script call; *req*: '' or the request with its guard part (see queue_put.lua)."""
+        idem = req.startswith("?")
         if self._zset:
             keys = (self._main, self._meta, self._delayed, guard, self._putters, self._waiters, self._ready,
-                    self._attempts)
-            return Eval(_ZPUT, keys, (*head, self._mode, *argv), idempotent=req.startswith("?"))
-        keys = (self._main, self._meta, self._delayed, guard, self._putters, self._getters)
-        return Eval(_PUT, keys, (*head, *argv), idempotent=req.startswith("?"))
+                    self._attempts, self._getters)
+            head = (req, self._bounded, wait_ms, putter, delay_ms, "1" if strict else "0", self._mode)
+            return Eval(_ZPUT, keys, (*head, *argv), idempotent=idem)
+        if not (self._bounded or delay_ms or wait_ms or strict):
+            return Eval(_PUT, (self._main, self._meta, guard), (req, *argv), idempotent=idem)
+        keys = (self._main, self._meta, guard, self._delayed, self._putters, self._getters)
+        head = (req, self._bounded, wait_ms, putter, delay_ms, "1" if strict else "0")
+        return Eval(_PUT, keys, (*head, *argv), idempotent=idem)
 
-    def _put_ops(self, argv: list[Any], block: bool, timeout: float | None, delay_ms: int) -> Ops:
-        guard, req = self._producer()
-        putter = f"{guard}:{req}"
+    def _put_ops(self, argv: list[Any], block: bool, timeout: float | None, delay_ms: int,
+                 p: list[Any] | None = None) -> Ops:
+        """Put until added, full (Full) or shut down; *p*: a producer whose put's reply was lost."""
+        req = "?" + str(p[1]) if p is not None else ""
+        p = p or self._producer()
+        req = req or str(p[1])
+        putter = f"{p[0]}:{p[1]}"
         deadline = Deadline(timeout if block else 0.0)
         while True:
             wait_ms = int((deadline.block_for() + 1.0) * 1000) if block and self._bounded else 0
+            garg, sent = self._guard_arg(p), time.monotonic()
             try:
-                reply = yield self._put_call(argv, req, guard, wait_ms, putter, delay_ms, False)
+                reply = yield self._put_call(argv, req + garg, p[0], wait_ms, putter, delay_ms, False)
             except OutcomeUnknownError:
                 # sent, reply lost: ask again with the retry guard checked ("?"), safe to repeat
                 req = req if req.startswith("?") else "?" + req
                 continue
-            code = int(reply[0])
-            if code == 1:
-                return int(reply[1])
-            if code == 2:
-                return -1
-            if code == 3:
+            code = int(reply)
+            if code >= -1:  # added (n), or applied by the attempt whose reply was lost (-1)
+                if garg[1] == "+":
+                    p[2] = sent
+                return code
+            if code == -2:
                 raise ShutDown(f"queue {self.key!r} is shut down")
-            if code != 0:
-                raise ScriptReplyError(f"queue_put replied {reply!r} for key {self._main!r}")
             if not block or deadline.expired():
                 raise Full
             wait = deadline.block_for()
             yield Cmd(("BLPOP", self._space, _seconds(wait)), block=wait)
 
     def _put_items(self, items: list[Any], block: bool, timeout: float | None, delay: float) -> int:
-        delay_ms = _check_delay(delay)
+        delay_ms = 0 if type(delay) is int and delay == 0 else _check_delay(delay)
         argv = self._encode(items)  # bad values fail here, before any write
         if self._bounded and len(items) > self._bounded:
             raise ValueError(f"cannot put {len(items)} items into a queue of maxsize {self.maxsize}")
-        if self._client.in_transaction():
-            self._client.write(self._put_call(argv, "", self._meta, 0, "", delay_ms, True))
+        client = self._client
+        if client.in_transaction():
+            client.write(self._put_call(argv, "", self._meta, 0, "", delay_ms, True))
             self._m["put"].inc(len(items))
             return len(items)
-        added = self._client.drive(self._put_ops(argv, block, timeout, delay_ms))
+        if self._bounded or delay_ms or self._zset:
+            added = client.drive(self._put_ops(argv, block, timeout, delay_ms))
+        else:  # the plain put: one script call, no generator
+            p = self._producer()
+            garg, sent = self._guard_arg(p), time.monotonic()
+            try:
+                added = int(client.run_script(_PUT, (self._main, self._meta, p[0]), (f"{p[1]}{garg}", *argv),
+                                              idempotent=False))
+            except OutcomeUnknownError:
+                added = client.drive(self._put_ops(argv, block, timeout, 0, p))
+            else:
+                if added == -2:
+                    raise ShutDown(f"queue {self.key!r} is shut down")
+                if garg[1] == "+":
+                    p[2] = sent
         self._m["put"].inc(len(items))
         return len(items) if added < 0 else added
 
@@ -365,22 +425,51 @@ class _QueueBase:
                 consumer.inflight if consumer else self._meta)
         return Eval(_POP, keys, (n, "1" if self._lifo else "0", self._bounded, cid, self._lease_ms), idempotent=False)
 
+    def _getter(self) -> tuple[int, str, bool]:
+        """(thread id, getter id, whether its registration must be renewed now)."""
+        tid = threading.get_ident()
+        found = self._getter_ids.get(tid)
+        if found is not None and time.monotonic() < found[1]:
+            return tid, found[0], False
+        return tid, (found[0] if found else f"{process_token()}:{self._token}:{tid:x}"), True
+
+    def _pre_call(self, bound: float, consumer: _Consumer | None, cid: str, drop: bool, gid: str) -> Cmd:
+        if self._zset:
+            return _evalsha(_ZPRE, (self._main, self._meta, self._delayed, self._getters, self._ready, self._attempts),
+                            (int(bound * 1000), self._mode, gid))
+        return _evalsha(_PRE, (self._main, self._meta, self._delayed, self._getters, self._consumers_key,
+                               consumer.inflight if consumer else self._meta),
+                        (int(bound * 1000), cid, self._lease_ms, "1" if drop else "0", gid))
+
+    def _space_call(self) -> Eval:
+        return Eval(_SPACE, (self._main, self._delayed, self._putters, self._space),
+                    (self._bounded, "1" if self._zset else "0"))
+
     def _take_ops(self, n: int, block: bool, timeout: float | None, consumer: _Consumer | None,
                   ack: Message | None = None) -> Ops:
         """Take 1..n waiting items (or reserve one); the one loop of every get.
 
-        ``ack``: a message to ack first, in the same round trip when the queue is a list.
+        A blocking take pops natively (BRPOP/BLPOP/BLMOVE on lists, BZPOPMIN on
+        zsets) in one pipeline after the prepare script (queue_pre / queue_zpre),
+        which promotes due delayed items, registers the caller and reports a
+        shutdown.  On the fast path (the last prepare, less than ``_CALM`` s ago,
+        found nothing delayed and no shutdown) the native pop goes alone, for at
+        most what is left of that second.  Non-blocking takes and zset reserves run
+        the pop scripts.  ``ack``: a message to ack first, in the same round trip
+        when the pop is native.
         """
         deadline = Deadline(timeout if block else 0.0)
-        waiter = f"{process_token()}:{uuid.uuid4().hex[:8]}"
+        native = consumer is None or not self._zset
+        waiter = ""
         drop = False
         while True:
             bound = deadline.block_for(self._due_left()) if block else 0.0
-            if ack is not None and (self._zset or bound < 0.001):
-                self._finish(ack, "ack", (yield self._ack_call(ack)))
-                ack = None
-            if self._zset or bound < 0.001:
+            if not native or bound < 0.001:
+                if ack is not None:
+                    self._finish(ack, "ack", (yield self._ack_call(ack)))
+                    ack = None
                 wait_ms = int(bound * 1000) + 1 if block and bound >= 0.001 else 0
+                waiter = waiter or f"{process_token()}:{uuid.uuid4().hex[:8]}"
                 try:
                     reply = yield self._pop_call(n, consumer, wait_ms, waiter)
                 except OutcomeUnknownError:
@@ -398,37 +487,47 @@ class _QueueBase:
                 if not block or deadline.expired():
                     raise Empty
                 bound = deadline.block_for(self._due_left())
-                if bound >= 0.001 and self._zset:
-                    yield Cmd(("BLPOP", self._ready, _seconds(bound)), block=bound)
+                if bound >= 0.001:  # a zset reserve: wait for a wake-up
+                    yield Cmd(("BZPOPMIN", self._ready, _seconds(bound)), block=bound)
                 continue
-            # list queues: one pipeline = prepare + native blocking pop (+ wake putters)
+            # native: [ack] [prepare] pop [wake putters], one pipeline
+            tid, gid, register_getter = self._getter()
             register_consumer = consumer is not None and not consumer.registered
-            register_getter = time.monotonic() > self._getter_until
-            pre = _evalsha(
-                _PRE,
-                (self._main, self._meta, self._delayed, self._getters, self._consumers_key,
-                 consumer.inflight if consumer else self._meta),
-                (int(bound * 1000), consumer.id if register_consumer else "", self._lease_ms,  # type: ignore[union-attr]
-                 "1" if drop else "0", self._getter_id if register_getter else ""),
-            )
+            now = time.monotonic()
+            calm_left = self._calm_until - now
+            fast = calm_left >= 0.05 and not (register_getter or register_consumer or drop)
+            if fast:
+                bound = min(bound, calm_left)
             secs = _seconds(bound)
+            calls: list[Any] = []
+            if not fast:
+                calls.append(self._pre_call(bound, consumer, consumer.id if register_consumer else "", drop,  # type: ignore[union-attr]
+                                            gid if register_getter else ""))
             if consumer is not None:
-                end = "LEFT" if self._lifo else "RIGHT"
-                calls: list[Any] = [pre, Cmd(("BLMOVE", self._main, consumer.inflight, end, "LEFT", secs))]
+                calls.append(Cmd(("BLMOVE", self._main, consumer.inflight, "LEFT" if self._lifo else "RIGHT", "LEFT",
+                                  secs)))
+            elif self._zset:
+                calls.append(Cmd(("BZPOPMIN", self._main, self._ready, secs)))
+                if n > 1:
+                    calls.append(Cmd(("ZPOPMIN", self._main, n - 1)))
             else:
-                calls = [pre, Cmd(("BLPOP" if self._lifo else "BRPOP", self._main, secs))]
+                calls.append(Cmd(("BLPOP" if self._lifo else "BRPOP", self._main, secs)))
                 if n > 1:
                     calls.append(Cmd(("LPOP" if self._lifo else "RPOP", self._main, n - 1)))
             if self._bounded:
-                calls.append(_evalsha(_SPACE, (self._main, self._delayed, self._putters, self._space),
-                                      (self._bounded, "0")))
+                space = self._space_call()
+                calls.append(_evalsha(space.script, space.keys, space.args))
             acking, ack = ack, None
             if acking is not None:
                 call = self._ack_call(acking)
                 calls.insert(0, _evalsha(call.script, call.keys, call.args))
             try:
-                replies = yield Batch(tuple(calls), idempotent=False, block=bound)
+                if len(calls) == 1:  # the fast path: the native pop alone
+                    replies = [(yield Cmd(calls[0].args, idempotent=False, block=bound))]
+                else:
+                    replies = yield Batch(tuple(calls), idempotent=False, block=bound)
             except OutcomeUnknownError:
+                self._calm_until = 0.0
                 if consumer is None:
                     raise
                 if acking is not None:  # ack is idempotent: make sure it happened
@@ -444,40 +543,73 @@ class _QueueBase:
                 elif isinstance(reply, Exception):
                     raise reply
                 self._finish(acking, "ack", reply)
-            if any(isinstance(r, NoScriptError) for r in replies):
-                # the server lost its script cache (restart, failover): load and go round again
-                yield Cmd(("SCRIPT", "LOAD", _PRE.body))
-                yield Cmd(("SCRIPT", "LOAD", _SPACE.body))
-                replies[0] = [0, -1]
-                if consumer is not None and register_consumer:
-                    yield Eval(_HEARTBEAT, (self._consumers_key,), (consumer.id, self._lease_ms))
+            shut, left = 0, -1
+            if not fast:
+                pre = replies.pop(0)
+                if isinstance(pre, NoScriptError):
+                    # the server lost its script cache (restart, failover): nothing was prepared
+                    yield Cmd(("SCRIPT", "LOAD", (_ZPRE if self._zset else _PRE).body))
+                    if register_consumer:
+                        yield Eval(_HEARTBEAT, (self._consumers_key,), (consumer.id, self._lease_ms))  # type: ignore[union-attr]
+                    self._calm_until = 0.0
+                elif isinstance(pre, Exception):
+                    raise pre
+                else:
+                    shut, due, left = int(pre[0]), int(pre[1]), int(pre[2])
+                    self._note_due(due)
+                    if register_consumer:
+                        consumer.registered = True  # type: ignore[union-attr]
+                    if register_getter:
+                        self._getter_ids[tid] = (gid, now + 20.0)
+                    self._calm_until = now + _CALM if not shut and due < 0 else 0.0
+            if self._bounded:
+                woken = replies.pop()
+                if isinstance(woken, NoScriptError):
+                    yield self._space_call()
+                elif isinstance(woken, Exception):
+                    raise woken
             for r in replies:
-                if isinstance(r, Exception) and not isinstance(r, NoScriptError):
+                if isinstance(r, Exception):
                     raise r
-            if register_consumer:
-                consumer.registered = True  # type: ignore[union-attr]
-            if register_getter:
-                self._getter_until = time.monotonic() + 20.0
-            shut, due = replies[0]
-            self._note_due(due)
-            got = replies[1]
-            drop = False
-            if consumer is None:
-                value = None if got is None else got[1]
-                extra = list(replies[2] or []) if n > 1 else []
-                items = ([value] if value else []) + [i for i in extra if i]
-                stolen = len(extra) - (len(items) - (1 if value else 0))
-                if stolen:  # wake markers meant for other waiters: give them back
-                    yield Cmd(("RPUSH", self._main, *([""] * stolen)))
-                if items:
-                    return items
-            else:
+            got = replies[0]
+            woke = False
+            if consumer is not None:
                 if got:
                     return [got]
-                drop = got is not None  # a wake marker moved into our in-flight list
-            if int(shut):
-                if drop and consumer is not None:
-                    yield Cmd(("LREM", consumer.inflight, 0, ""))
+                woke = drop = got is not None  # a wake marker moved into our in-flight list
+            else:
+                rest = list(replies[1] or ()) if n > 1 else []
+                if self._zset:
+                    value = None
+                    if got is not None:
+                        if got[0] == self._main_b:
+                            value = got[1]
+                        else:
+                            woke = True  # a wake-up from {K}:ready
+                    members = [r[0] for r in rest] if rest and isinstance(rest[0], list) else rest[0::2]  # RESP3 / 2
+                    items = ([value] if value is not None else []) + members
+                else:
+                    value = None if got is None else got[1]
+                    woke = value == b""
+                    items = ([value] if value else []) + [i for i in rest if i]
+                    stolen = sum(1 for i in rest if not i)
+                    if stolen:  # wake markers meant for other waiters: give them back
+                        yield Cmd(("RPUSH", self._main, *([""] * stolen)))
+                if items:
+                    return items
+            if woke:
+                self._calm_until = 0.0
+            if shut:
+                if left > 0:
+                    continue  # a marker stood before waiting items: go round
+                if woke:  # the marker (wake-up) may be another getter's: give it back
+                    if self._zset:
+                        yield Batch((Cmd(("ZADD", self._ready, 0, "w1")), Cmd(("PEXPIRE", self._ready, 60000))))
+                    elif consumer is not None:
+                        yield Batch((Cmd(("LREM", consumer.inflight, 0, "")), Cmd(("RPUSH", self._main, ""))),
+                                    transaction=True)
+                    else:
+                        yield Cmd(("RPUSH", self._main, ""))
                 raise ShutDown(f"queue {self.key!r} is shut down and empty")
             if got is None and deadline.expired():
                 block = False  # the wait is over: one last non-blocking look, then Empty
@@ -529,14 +661,14 @@ class _QueueBase:
             _check_timeout(timeout)
         raw = self._client.drive(self._take_ops(n, block, timeout, None))
         self._m["get"].inc(len(raw))
-        return [self._decode(r) for r in raw]
+        return self._decode_many(raw)
 
     # -- reliable consumption -------------------------------------------------------
 
     def _consumer(self) -> _Consumer:
         tid = threading.get_ident()
         c = self._consumers.get(tid)
-        if c is None or c.pid != os.getpid():
+        if c is None or c.token != process_token():
             cid = f"{_HOST}/{os.getpid()}/{process_token()}/{self._token}/{tid:x}"
             c = self._consumers[tid] = _Consumer(cid, _keys.aux(self._main, f"inflight:{cid}"))
         return c
@@ -679,7 +811,7 @@ class _QueueBase:
                       limit: int) -> Eval:
         if self._zset:
             keys = (self._main, self._meta, self._delayed, self._dead, self._joiners, self._joined,
-                    self._consumers_key, source, self._waiters, self._ready, self._attempts)
+                    self._consumers_key, source, self._waiters, self._ready, self._attempts, self._getters)
             return Eval(_ZREQUEUE, keys, (mode, consumer, delay_ms, entry, self._mode, limit))
         keys = (self._main, self._meta, self._delayed, self._dead, self._joiners, self._joined,
                 self._consumers_key, source, self._getters)
@@ -722,6 +854,32 @@ class _QueueBase:
                 return total
             total += self._reap_consumers(dead)
 
+    def requeue_consumer(self, consumer: str) -> int:
+        """Operator repair: give back every message reserved by *consumer*; return how many.
+
+        For a consumer that is alive but stuck (its heartbeat keeps its lease, so
+        ``reap()`` leaves it alone).  *consumer* is an id from
+        ``statistics().in_flight_by_consumer`` (``host/pid/...``).  Each message
+        is redelivered with one more attempt, or dead-lettered once it reached
+        ``max_attempts``, exactly as the reaper does; the count includes both.
+        The stuck consumer's late ``ack()``/``nack()`` of such a message then
+        reports False and changes nothing: its delivery was taken back.
+        """
+        if not isinstance(consumer, str):
+            raise TypeError(f"consumer must be a consumer id (str), not {type(consumer).__name__}")
+        if not consumer:
+            raise ValueError("consumer must not be empty")
+        return self._requeue_all(_keys.aux(self._main, f"inflight:{consumer}"), "")
+
+    def statistics(self) -> QueueStatistics:
+        """Depth, oldest item's age, in-flight messages by consumer, dead letters and more.
+
+        Read from Redis by one read-only script (a second round trip only when
+        consumers appeared that this process has not seen before); see
+        :class:`~hotsync.QueueStatistics`.
+        """
+        return read_statistics(self._client, self._main, self._layout)
+
     def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
         """The dead letters, oldest first (at most *limit*); ``attempts`` counts their deliveries."""
         raw = self._client.read(Cmd(("LRANGE", self._dead, 0, -1))) or []
@@ -758,10 +916,12 @@ class _QueueBase:
             return int(replies[0]) + int(replies[1])
         replies = self._client.read(Batch((
             Cmd(("LLEN", self._main)),
-            Cmd(("LPOS", self._main, "", "RANK", -1, "COUNT", 0, "MAXLEN", 1000)),  # wake markers
+            Cmd(("LPOS", self._main, "", "RANK", -1, "COUNT", 0, "MAXLEN", 1000)),  # wake markers at either end
+            Cmd(("LPOS", self._main, "", "COUNT", 0, "MAXLEN", 1000)),
             Cmd(("ZCARD", self._delayed)),
         )))
-        return int(replies[0]) - len(replies[1] or ()) + int(replies[2])
+        markers = {int(i) for i in replies[1] or ()} | {int(i) for i in replies[2] or ()}
+        return int(replies[0]) - len(markers) + int(replies[3])
 
     def empty(self) -> bool:
         """Return True if the queue is empty, False otherwise (approximate, as ``qsize``)."""
@@ -817,8 +977,10 @@ class _QueueBase:
         nacked.  Shutdown is permanent for the key.
         """
         keys = (self._main, self._meta, self._delayed, self._getters, self._ready, self._joiners, self._joined,
-                self._putters, self._space)
-        self._client.write(Eval(_SHUTDOWN, keys, ("1" if immediate else "0", "1" if self._zset else "0")))
+                self._putters, self._space, self._waiters)
+        layout = "zset" if self._zset else ("lifo" if self._lifo else "fifo")
+        self._client.write(Eval(_SHUTDOWN, keys, ("1" if immediate else "0", layout)))
+        self._calm_until = 0.0
 
     def __repr__(self) -> str:
         return f"<hotsync.{type(self).__name__} key={self.key!r} maxsize={self.maxsize}>"
@@ -832,24 +994,31 @@ class Queue(_QueueBase):
     every object on the key, on any host, enforces the same rules.
 
     Distributed semantics:
-        *Waiting.* ``get()`` blocks in Redis with a native blocking pop, in one
-        round trip even when it had to wait; a putter on a full queue blocks on
-        a "space" signal pushed by the get that freed a slot; ``join()`` blocks on
-        a signal pushed when the last task is done.  Nothing polls.
+        *Waiting.* ``get()`` and ``reserve()`` block in Redis with a native
+        blocking pop (BRPOP, BLMOVE), in one round trip even when they had to
+        wait; a putter on a full queue blocks on a "space" signal pushed by the
+        get that freed a slot; ``join()`` blocks on a signal pushed when the last
+        task is done.  Nothing polls.  A delayed item or a shutdown wakes the
+        blocked getters (wake markers in the list); a getter that was busy
+        meanwhile notices within about a second.
         *Delivery.* ``get()`` is at-most-once (the item leaves Redis when popped);
         ``reserve()`` is at-least-once: a reserved message lives in the
         consumer's in-flight list until acked, and comes back if the consumer
-        dies (its heartbeat lease, ``lease=`` seconds, runs out) or nacks it.
-        ``max_attempts`` deliveries without an ack send it to the dead letters.
-        *Round trips.* ``put`` 1; ``get`` 1, also when it had to wait (the
-        bookkeeping script and the blocking pop travel in one pipeline);
-        ``reserve`` + ``ack`` 2, or 1 per message with ``consume()`` (the ack rides
-        with the next reserve); ``put_many``/``get_many`` 1 per batch.
+        dies (its heartbeat lease, ``lease=`` seconds, runs out), nacks it, or an
+        operator requeues it (``requeue_consumer``).  ``max_attempts``
+        deliveries without an ack send it to the dead letters.
+        *Round trips.* ``put`` 1; ``get`` 1, also when it had to wait (a
+        bookkeeping script goes in the same pipeline when something may need
+        it: the first get, delayed items, shutdown, then at least once a
+        second; otherwise the native pop goes alone, one command per item);
+        ``reserve`` + ``ack`` 2, or 1 per message with ``consume()`` (the ack
+        rides with the next reserve); ``put_many``/``get_many`` 1 per batch;
+        ``statistics()`` 1.
         *Retries.* ``put`` carries a request number checked in Redis, so a put
         retried after a lost reply is applied once; ``ack``/``nack`` are
         idempotent; a lost reply of ``reserve`` is recovered from the consumer's
         own in-flight list.
-        *Clock.* Delays and leases are timed by the Redis server.
+        *Clock.* Delays, leases and items' enqueue times are the Redis server's.
 
     Differences from ``queue.Queue``:
         ``maxsize`` must be an int and must match the one stored for the key
@@ -857,7 +1026,8 @@ class Queue(_QueueBase):
         items.  Values travel through the codec (JSON by default: tuples come
         back as lists).  Extra: ``put(delay=)``, ``put_many``, ``get_many``,
         ``reserve``, ``consume``, dead letters (``dead_letters``, ``dead_count``,
-        ``replay_dead``, ``purge_dead``), ``reap``, ``unfinished_tasks()``.
+        ``replay_dead``, ``purge_dead``), ``reap``, ``requeue_consumer``,
+        ``statistics()``, ``unfinished_tasks()``.
 
     Example::
 
@@ -891,9 +1061,11 @@ class PriorityQueue(_QueueBase):
 
     Differences from ``queue.PriorityQueue``: equal priorities come out in put
     order (the values are never compared); priorities must be real numbers.
+    A message's id is its member's stamp: a dead letter replayed gets a new one.
     """
 
     _kind = "priorityqueue"
+    _layout = "pq"
     _zset = True
     _mode = "pq"
 
@@ -937,6 +1109,7 @@ class SetQueue(_QueueBase):
     """
 
     _kind = "setqueue"
+    _layout = "fifo"
     _zset = True
     _mode = "fifo"
 
@@ -955,6 +1128,7 @@ class LifoSetQueue(_QueueBase):
     """A LIFO queue of unique members shared across processes; see :class:`SetQueue`."""
 
     _kind = "lifosetqueue"
+    _layout = "lifo"
     _zset = True
     _mode = "lifo"
     _encode = SetQueue._encode

@@ -3,20 +3,21 @@
 -- pipeline returns at once when the queue is shut down and holds no item, or when a
 -- delayed item falls due before that pop would end.
 --
--- KEYS[1] queue      list of envelopes; may also hold wake markers ('') at its right end
+-- KEYS[1] queue      list of envelopes; may also hold wake markers ('')
 -- KEYS[2] meta       hash {shutdown, ...}
 -- KEYS[3] delayed    zset envelope -> due time (server ms)
--- KEYS[4] getters    zset getter object -> registration expiry (server ms)
+-- KEYS[4] getters    zset getter (thread of a queue object) -> registration expiry (ms)
 -- KEYS[5] consumers  zset consumer -> heartbeat deadline (server ms)
 -- KEYS[6] inflight   list: the caller's in-flight messages (reserve only)
 -- ARGV[1] bound      ms the following pop may block
 -- ARGV[2] consumer   consumer id to register ('' = none)
 -- ARGV[3] lease      consumer lease in ms
 -- ARGV[4] drop       '1': remove wake markers the caller moved into its in-flight list
--- ARGV[5] getter     getter object id to register for 60 s ('' = registered already)
+-- ARGV[5] getter     getter id to register for 60 s ('' = registered already)
 --
--- Returns {shutdown 0/1, ms until the next delayed item is due or -1}.
--- Invariant: a wake marker is pushed only into a list holding nothing.
+-- Returns {shutdown 0/1, ms until the next delayed item is due or -1, items}: items
+-- (waiting, markers excluded) is counted only when shut down, else -1.
+-- Invariant: this script pushes a wake marker only into a list holding nothing.
 local queue, meta, delayed, getters = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local consumers, inflight = KEYS[5], KEYS[6]
 local bound, consumer, lease = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
@@ -52,7 +53,19 @@ if getter ~= '' then
   redis.call('ZADD', getters, clock() + 60000, getter)
   redis.call('PEXPIRE', getters, 70000)
 end
-if (shut == 1 or (nextdue >= 0 and nextdue + 20 < bound)) and redis.call('LLEN', queue) == 0 then
+local items = -1
+if shut == 1 then
+  local len = redis.call('LLEN', queue)
+  items = len
+  if len > 0 then
+    items = len - #redis.call('LPOS', queue, '', 'RANK', -1, 'COUNT', 0, 'MAXLEN', 1000)
+    if len > 1000 then -- markers sit at either end (shutdown pushes them at the far end)
+      items = items - #redis.call('LPOS', queue, '', 'COUNT', 0, 'MAXLEN', math.min(1000, len - 1000))
+    end
+  else
+    redis.call('RPUSH', queue, '')
+  end
+elseif nextdue >= 0 and nextdue + 20 < bound and redis.call('LLEN', queue) == 0 then
   redis.call('RPUSH', queue, '')
 end
-return {shut, nextdue}
+return {shut, nextdue, items}

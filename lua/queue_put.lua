@@ -1,42 +1,59 @@
 -- queue_put: add envelopes to a list queue (Queue, LifoQueue), or to its delayed
--- set, atomically: shutdown and maxsize checks, unfinished-task count, retry guard.
+-- set, atomically: shutdown and maxsize checks, enqueue time, unfinished-task count,
+-- retry guard.
 --
--- KEYS[1] queue     list of envelopes; may also hold wake markers ('') at its right end
+-- KEYS[1] queue     list of envelopes 'enqueued|id|deliveries|payload'; may also hold
+--                   wake markers ('')
 -- KEYS[2] meta      hash {shutdown, unfinished, ...}
--- KEYS[3] delayed   zset envelope -> due time (server ms)
--- KEYS[4] producer  string: last request applied by this producer; PX = ARGV[7]
--- KEYS[5] putters   zset putter -> registration deadline (server ms)
--- KEYS[6] getters   zset getter object -> registration expiry (server ms)
--- ARGV[1] request   this producer's request number ('' = no retry guard); a leading
---                   '?' marks a retry: check the guard first
--- ARGV[2] maxsize   0 = unbounded
--- ARGV[3] wait      ms to register ARGV[4] as a putter when full (0 = don't)
--- ARGV[4] putter    putter id
--- ARGV[5] delay     ms before the items may be got (0 = now)
--- ARGV[6] strict    '1': answer full / shut down with an error (inside MULTI)
--- ARGV[7] guard_ttl ms the retry guard is kept
--- ARGV[8..] envelopes
+-- KEYS[3] producer  string: last request applied by this producer (retry guard)
+-- KEYS[4] delayed   zset envelope -> due time (server ms)        (full shape only)
+-- KEYS[5] putters   zset putter -> registration deadline (ms)    (full shape only)
+-- KEYS[6] getters   zset getter -> registration expiry (ms)      (full shape only)
+-- ARGV[1] request   '' (no retry guard), or '[?]n/[+]ttl': this producer's request
+--                   number n; '?' marks a retry (check the guard first); ttl: ms the
+--                   guard lives, '+' renews it now (else an existing guard keeps its
+--                   TTL, which is cheaper)
+-- Plain shape (3 KEYS: unbounded, no delay, no wait, not in MULTI):
+--   ARGV[2..] envelopes '|id|0|payload' (the enqueue time is put in front here)
+-- Full shape (6 KEYS): ARGV[2] maxsize (0 = unbounded), ARGV[3] wait (ms to register
+--   ARGV[4] as a putter when full, 0 = don't), ARGV[4] putter id, ARGV[5] delay (ms),
+--   ARGV[6] strict ('1': answer full / shut down with an error, inside MULTI),
+--   ARGV[7..] envelopes
 --
--- Returns {1, n} added, {2} already applied (a retry), {0, free} full, {3} shut down.
--- Invariant: all or nothing.
-local queue, meta, delayed, producer = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local putters, getters = KEYS[5], KEYS[6]
-local req, maxsize, wait, putter = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local delay, strict, guard = tonumber(ARGV[5]), ARGV[6] == '1', tonumber(ARGV[7])
-local n = #ARGV - 7
+-- Returns n >= 0 added, -1 already applied (a retry), -2 shut down, or -3 - free
+-- when full (free >= 0 slots).  The enqueue time is the server's clock (ms), or the
+-- due time of a delayed put.  Invariant: all or nothing.
+local queue, meta, producer = KEYS[1], KEYS[2], KEYS[3]
+local delayed, putters, getters = KEYS[4], KEYS[5], KEYS[6]
+local req = ARGV[1]
+local first, maxsize, wait, putter, delay, strict = 2, 0, 0, '', 0, false
+if delayed then
+  first, maxsize, wait, putter = 7, tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+  delay, strict = tonumber(ARGV[5]), ARGV[6] == '1'
+end
+local n = #ARGV - first + 1
+local guard
+if req ~= '' then
+  local slash = string.find(req, '/', 1, true)
+  req, guard = string.sub(req, 1, slash - 1), string.sub(req, slash + 1)
+end
 
-if string.sub(req, 1, 1) == '?' then
+if string.byte(req, 1) == 63 then -- '?'
   req = string.sub(req, 2)
-  if redis.call('GET', producer) == req then return {2} end
+  if redis.call('GET', producer) == req then return -1 end
 end
 if redis.call('HGET', meta, 'shutdown') then
   if strict then return redis.error_reply('hotsync ShutDown: queue ' .. queue .. ' is shut down') end
-  return {3}
+  return -2
 end
+local t = redis.call('TIME')
+local stamp -- ms as text, built without number formatting (the common case)
 local now
-if maxsize > 0 or delay > 0 or wait > 0 then
-  local t = redis.call('TIME')
+if delayed then
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  stamp = string.format('%.0f', now + delay)
+else
+  stamp = t[1] .. string.sub(string.rep('0', 6 - #t[2]) .. t[2], 1, 3)
 end
 local len, markers = 0, 0
 if maxsize > 0 or delay > 0 then
@@ -53,32 +70,38 @@ if maxsize > 0 then
       redis.call('ZADD', putters, now + wait, putter)
       redis.call('PEXPIRE', putters, wait + 1000)
     end
-    return {0, maxsize - count}
+    return -3 - math.max(maxsize - count, 0)
   end
 end
-if n == 0 then
-  return {1, 0}
-end
+
 if delay > 0 then
-  local due = now + delay
-  for i = 8, #ARGV do
-    redis.call('ZADD', delayed, due, ARGV[i])
+  for i = first, #ARGV do
+    redis.call('ZADD', delayed, now + delay, stamp .. ARGV[i])
   end
   if len == markers then
     -- blocked getters may wait past the new due time: wake each registered getter once
     local g = redis.call('ZCOUNT', getters, now, '+inf')
     for _ = 1, math.min(g, 1000) - markers do redis.call('RPUSH', queue, '') end
   end
+elseif n == 1 then
+  redis.call('LPUSH', queue, stamp .. ARGV[first])
 else
-  for i = 8, #ARGV, 1000 do
-    redis.call('LPUSH', queue, unpack(ARGV, i, math.min(i + 999, #ARGV)))
+  local envs = {}
+  for i = first, #ARGV do envs[#envs + 1] = stamp .. ARGV[i] end
+  for i = 1, n, 1000 do
+    redis.call('LPUSH', queue, unpack(envs, i, math.min(i + 999, n)))
   end
 end
-redis.call('HINCRBY', meta, 'unfinished', n)
-if req ~= '' then
-  redis.call('SET', producer, req, 'PX', guard)
+if n > 0 then
+  redis.call('HINCRBY', meta, 'unfinished', n)
+end
+if guard then
+  local renew = string.byte(guard, 1) == 43 -- '+'
+  if renew or not redis.call('SET', producer, req, 'XX', 'KEEPTTL') then
+    redis.call('SET', producer, req, 'PX', renew and string.sub(guard, 2) or guard)
+  end
 end
 if wait > 0 then
   redis.call('ZREM', putters, putter)
 end
-return {1, n}
+return n

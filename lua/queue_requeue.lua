@@ -3,7 +3,7 @@
 -- letters.  Each redelivery counts an attempt; a message that reached max_attempts
 -- goes to the dead letters instead (and stops counting as an unfinished task).
 --
--- KEYS[1] queue      list of envelopes 'id|deliveries|score|payload' (+ wake markers)
+-- KEYS[1] queue      list of envelopes 'enqueued|id|deliveries|payload' (+ wake markers)
 -- KEYS[2] meta       hash {max_attempts, unfinished, ...}
 -- KEYS[3] delayed    zset envelope -> due time (server ms)
 -- KEYS[4] dead       list of dead-lettered envelopes (newest first)
@@ -11,7 +11,7 @@
 -- KEYS[6] joined     list of wake-ups for join() waiters
 -- KEYS[7] consumers  zset consumer -> heartbeat deadline (server ms)
 -- KEYS[8] source     the in-flight list (nack, reap) or the dead letters (replay)
--- KEYS[9] getters    zset getter object -> registration expiry (server ms)
+-- KEYS[9] getters    zset getter (thread of a queue object) -> registration expiry (ms)
 -- ARGV[1] mode       'one' (nack ARGV[4]), 'all' (reap), 'replay'
 -- ARGV[2] consumer   reap: the dead consumer to forget once its list is empty
 -- ARGV[3] delay      ms before a nacked message may be delivered again (0 = now)
@@ -21,6 +21,8 @@
 --
 -- Returns {requeued, dead_lettered, left in source}, or {-1} when a nacked entry is
 -- no longer held (already acked, or reaped after its consumer's lease ran out).
+-- A redelivery keeps the message's id and enqueue time; a replay restarts the enqueue
+-- time (the dead letter is a new arrival at the back of the queue).
 local queue, meta, delayed, dead, joiners, joined = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local consumers, source, getters = KEYS[7], KEYS[8], KEYS[9]
 local mode, consumer, delay, entry = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
@@ -47,8 +49,12 @@ for i = 1, #todo do
   local e = todo[i]
   local a = string.find(e, '|', 1, true)
   local b = string.find(e, '|', a + 1, true)
-  local d = mode == 'replay' and 0 or tonumber(string.sub(e, a + 1, b - 1)) + 1
-  local env = string.sub(e, 1, a) .. d .. string.sub(e, b)
+  local c = string.find(e, '|', b + 1, true)
+  local d = mode == 'replay' and 0 or tonumber(string.sub(e, b + 1, c - 1)) + 1
+  local env = string.sub(e, 1, b) .. d .. string.sub(e, c)
+  if mode == 'replay' then
+    env = string.format('%.0f', now) .. string.sub(e, a, b) .. '0' .. string.sub(e, c)
+  end
   if mode ~= 'replay' and maxatt > 0 and d >= maxatt then
     redis.call('LPUSH', dead, env)
     deadn = deadn + 1

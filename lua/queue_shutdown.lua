@@ -6,19 +6,23 @@
 -- KEYS[1] queue    list of envelopes / zset of members
 -- KEYS[2] meta     hash {shutdown, unfinished, ...}
 -- KEYS[3] delayed  zset -> due time (server ms)
--- KEYS[4] waiters  zset: getter objects (list queues) / blocked getters (zset queues)
--- KEYS[5] ready    list of wake-ups for getters of a zset queue
+-- KEYS[4] getters  zset getter (thread of a queue object) -> registration expiry (ms)
+-- KEYS[5] ready    zset queues: zset of wake-ups for blocked getters; list queues: unused
 -- KEYS[6] joiners  zset join() waiter -> registration deadline (server ms)
 -- KEYS[7] joined   list of wake-ups for join() waiters
 -- KEYS[8] putters  zset putter -> registration deadline (server ms)
 -- KEYS[9] space    list of wake-ups for putters
+-- KEYS[10] waiters zset queues: reserve() waiters -> end of their wait; list queues: unused
 -- ARGV[1] immediate  '1' to drop the waiting items
--- ARGV[2] zset       '1' when the queue is a zset
+-- ARGV[2] layout     'fifo' | 'lifo' (list queues) | 'zset'
 --
 -- Returns the number of items dropped.
-local queue, meta, delayed, waiters, ready = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local joiners, joined, putters, space = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local immediate, zset = ARGV[1] == '1', ARGV[2] == '1'
+-- List queues get one wake marker per registered getter at the end getters reach
+-- last (left for FIFO, right for LIFO), so getters drain what is left, then wake.
+local queue, meta, delayed, getters, ready = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local joiners, joined, putters, space, waiters = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local immediate, layout = ARGV[1] == '1', ARGV[2]
+local zset = layout == 'zset'
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -53,13 +57,19 @@ redis.call('ZREMRANGEBYSCORE', putters, '-inf', now)
 local p = redis.call('ZCARD', putters)
 for _ = 1, math.min(p, 1000) do redis.call('LPUSH', space, '1') end
 if p > 0 then redis.call('PEXPIRE', space, 60000) end
-if len == 0 then
+redis.call('ZREMRANGEBYSCORE', getters, '-inf', now)
+local w = redis.call('ZCARD', getters)
+if zset then
   redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now - 2000)
-  local w = math.min(redis.call('ZCARD', waiters), 1000)
-  if not zset then w = math.max(w, 1) - (redis.call('LLEN', queue) > 0 and 1 or 0) end
+  w = math.min(math.max(w + redis.call('ZCARD', waiters), 1), 1000)
+  local wake = {}
+  for i = 1, w do wake[#wake + 1] = 0; wake[#wake + 1] = 'w' .. i end
+  redis.call('ZADD', ready, unpack(wake))
+  redis.call('PEXPIRE', ready, 60000)
+else
+  w = math.min(math.max(w, 1), 1000)
   for _ = 1, w do
-    if zset then redis.call('LPUSH', ready, '1') else redis.call('RPUSH', queue, '') end
+    if layout == 'lifo' then redis.call('RPUSH', queue, '') else redis.call('LPUSH', queue, '') end
   end
-  if w > 0 and zset then redis.call('PEXPIRE', ready, 60000) end
 end
 return dropped

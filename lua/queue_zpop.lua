@@ -3,14 +3,14 @@
 -- list, wake waiting putters; when empty, register the caller as a blocked getter.
 --
 -- KEYS[1] queue      zset (see queue_zput)
--- KEYS[2] meta       hash {shutdown, seq, ...}
+-- KEYS[2] meta       hash {shutdown, seq (last stamp), ...}
 -- KEYS[3] delayed    zset member -> due time (server ms)
--- KEYS[4] waiters    zset blocked getter -> time its wait ends (server ms)
+-- KEYS[4] waiters    zset blocked reserve() waiter -> time its wait ends (server ms)
 -- KEYS[5] putters    zset putter -> registration deadline (server ms)
 -- KEYS[6] space      list of wake-ups for putters
 -- KEYS[7] consumers  zset consumer -> heartbeat deadline (server ms)
 -- KEYS[8] inflight   list: the caller's in-flight messages (reserve only)
--- KEYS[9] attempts   hash member -> deliveries (set queues)
+-- KEYS[9] attempts   hash member -> deliveries (set queues; dropped when nothing waits)
 -- ARGV[1] n          most items to take (>= 1)
 -- ARGV[2] waiter     waiter id
 -- ARGV[3] wait       ms to stay registered as a blocked getter when empty (0 = don't)
@@ -21,6 +21,8 @@
 --
 -- Returns {1, item...} (plain get: members; reserve: in-flight envelopes
 -- 'id|deliveries|score|payload'), or {0, shutdown 0/1, ms until the next due item or -1}.
+-- Promoted delayed items get a fresh stamp (see queue_zput), except redelivered
+-- PriorityQueue members, whose stamp is their id.
 local queue, meta, delayed, waiters, putters, space = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local consumers, inflight, attempts = KEYS[7], KEYS[8], KEYS[9]
 local n, waiter, wait, consumer = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
@@ -31,19 +33,23 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local nextdue = -1
 if redis.call('EXISTS', delayed) == 1 then
   local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
+  local last = #due > 0 and tonumber(redis.call('HGET', meta, 'seq') or '0')
   for i = 1, #due do
     local m = due[i]
     redis.call('ZREM', delayed, m)
+    last = math.max(now * 1024, last + 1)
     if mode == 'pq' then
       local a = string.find(m, '|', 1, true)
       local b = string.find(m, '|', a + 1, true)
       local c = string.find(m, '|', b + 1, true)
-      redis.call('ZADD', queue, string.sub(m, b + 1, c - 1), m)
+      local prio = string.sub(m, b + 1, c - 1)
+      if string.sub(m, a + 1, b - 1) == '0' then m = string.format('%014x', last) .. string.sub(m, a) end
+      redis.call('ZADD', queue, prio, m)
     else
-      local seq = redis.call('HINCRBY', meta, 'seq', 1)
-      redis.call('ZADD', queue, 'NX', mode == 'lifo' and -seq or seq, m)
+      redis.call('ZADD', queue, 'NX', string.format('%.0f', mode == 'lifo' and -last or last), m)
     end
   end
+  if #due > 0 then redis.call('HSET', meta, 'seq', string.format('%.0f', last)) end
   local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
   if first[2] then nextdue = math.max(tonumber(first[2]) - now, 0) end
 end
@@ -55,6 +61,9 @@ if #popped == 0 then
     redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now - 2000)
     redis.call('ZADD', waiters, now + wait, waiter)
     if redis.call('PTTL', waiters) < wait + 3000 then redis.call('PEXPIRE', waiters, wait + 3000) end
+  end
+  if nextdue < 0 and mode ~= 'pq' then
+    redis.call('DEL', attempts) -- nothing waits: no attempt count is needed
   end
   return {0, shut, nextdue}
 end

@@ -4,16 +4,17 @@
 -- goes to the dead letters instead (and stops counting as an unfinished task).
 --
 -- KEYS[1] queue      zset (see queue_zput)
--- KEYS[2] meta       hash {max_attempts, unfinished, seq, ...}
+-- KEYS[2] meta       hash {max_attempts, unfinished, seq (last stamp), ...}
 -- KEYS[3] delayed    zset member -> due time (server ms)
 -- KEYS[4] dead       list of dead-lettered envelopes 'id|deliveries|score|payload'
 -- KEYS[5] joiners    zset join() waiter -> registration deadline (server ms)
 -- KEYS[6] joined     list of wake-ups for join() waiters
 -- KEYS[7] consumers  zset consumer -> heartbeat deadline (server ms)
 -- KEYS[8] source     the in-flight list (nack, reap) or the dead letters (replay)
--- KEYS[9] waiters    zset blocked getter -> time its wait ends (server ms)
--- KEYS[10] ready     list: one element wakes one blocked getter
+-- KEYS[9] waiters    zset blocked reserve() waiter -> time its wait ends (server ms)
+-- KEYS[10] ready     zset of wake-ups for blocked getters and waiters
 -- KEYS[11] attempts  hash member -> deliveries (set queues)
+-- KEYS[12] getters   zset getter (thread of a queue object) -> registration expiry (ms)
 -- ARGV[1] mode       'one' (nack ARGV[4]), 'all' (reap), 'replay'
 -- ARGV[2] consumer   reap: the dead consumer to forget once its list is empty
 -- ARGV[3] delay      ms before a nacked message may be delivered again (0 = now)
@@ -22,9 +23,11 @@
 -- ARGV[6] limit      most messages moved by this call ('all', 'replay')
 --
 -- Returns {requeued, dead_lettered, left in source}, or {-1} when a nacked entry is
--- no longer held.
+-- no longer held.  A redelivery keeps the message's place (its stamp); a replay gives
+-- it a fresh stamp (a new arrival; for a PriorityQueue also a new id).
 local queue, meta, delayed, dead, joiners, joined = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local consumers, source, waiters, ready, attempts = KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local getters = KEYS[12]
 local mode, consumer, delay, entry = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local qmode, limit = ARGV[5], tonumber(ARGV[6])
 
@@ -44,6 +47,11 @@ else
   end
 end
 
+local last
+local function stamp()
+  last = math.max(now * 1024, (last or tonumber(redis.call('HGET', meta, 'seq') or '0')) + 1)
+  return last
+end
 local requeued, deadn = 0, 0
 for i = 1, #todo do
   local e = todo[i]
@@ -53,6 +61,7 @@ for i = 1, #todo do
   local d = mode == 'replay' and 0 or tonumber(string.sub(e, a + 1, b - 1)) + 1
   local score, payload = string.sub(e, b + 1, c - 1), string.sub(e, c + 1)
   local env = string.sub(e, 1, a) .. d .. string.sub(e, b)
+  if mode == 'replay' and qmode == 'pq' then env = string.format('%014x', stamp()) .. string.sub(env, a) end
   local member = qmode == 'pq' and env or payload
   if mode ~= 'replay' and maxatt > 0 and d >= maxatt then
     redis.call('LPUSH', dead, env)
@@ -60,8 +69,7 @@ for i = 1, #todo do
     deadn = deadn + 1
   else
     if mode == 'replay' and qmode ~= 'pq' then
-      local seq = redis.call('HINCRBY', meta, 'seq', 1)
-      score = qmode == 'lifo' and -seq or seq
+      score = string.format('%.0f', qmode == 'lifo' and -stamp() or stamp())
     end
     if delay > 0 and mode ~= 'replay' then
       redis.call('ZADD', delayed, now + delay, member)
@@ -75,6 +83,7 @@ for i = 1, #todo do
   end
 end
 
+if last then redis.call('HSET', meta, 'seq', string.format('%.0f', last)) end
 local change = (mode == 'replay' and requeued or 0) - deadn
 if change ~= 0 then
   local u = redis.call('HINCRBY', meta, 'unfinished', change)
@@ -91,12 +100,16 @@ if requeued > 0 then
   local w
   if delay > 0 and mode ~= 'replay' then
     w = redis.call('ZCOUNT', waiters, '(' .. (now + delay + 20), '+inf')
+    if redis.call('ZCARD', queue) == 0 then w = w + redis.call('ZCOUNT', getters, now, '+inf') end
   else
     w = math.min(redis.call('ZCARD', waiters), requeued)
   end
-  w = math.min(w, 1000) - redis.call('LLEN', ready)
-  for _ = 1, w do redis.call('LPUSH', ready, '1') end
-  if w > 0 then redis.call('PEXPIRE', ready, 60000) end
+  if w > 0 then
+    local wake = {}
+    for k = 1, math.min(w, 1000) do wake[#wake + 1] = 0; wake[#wake + 1] = 'w' .. k end
+    redis.call('ZADD', ready, unpack(wake))
+    redis.call('PEXPIRE', ready, 60000)
+  end
 end
 local left = redis.call('LLEN', source)
 if mode == 'all' and left == 0 and consumer ~= '' then

@@ -83,3 +83,23 @@ def restart_consumer(url, prefix, key, count, log_path):
             log.write(f"a {msg.value} {int(ok)} {time.time():.6f}\n")
             seen.add(msg.value)
     sys.exit(0)
+
+
+def stuck_consumer(url, prefix, kind, key, report_key, go_key, result_key):
+    """Reserve one message (long lease), report it, wait for go, then ack it late and report the result."""
+    c = _client(url, prefix)
+    q = getattr(hotsync, kind)(key=key, client=c, lease=60, max_attempts=3)
+    msg = q.reserve(timeout=60)
+    c.redis.set(f"{prefix}{report_key}", f"{msg.id} {msg.attempts}")
+    c.redis.blpop([f"{prefix}{go_key}"], 60)
+    ok = msg.ack()
+    c.redis.set(f"{prefix}{result_key}", int(ok))
+    sys.exit(0)
+
+
+def requeue_consumer(url, prefix, kind, key, consumer, result_key):
+    """An operator process: requeue the messages of one consumer, report how many."""
+    c = _client(url, prefix)
+    q = getattr(hotsync, kind)(key=key, client=c, max_attempts=3)
+    c.redis.set(f"{prefix}{result_key}", q.requeue_consumer(consumer))
+    sys.exit(0)
