@@ -455,7 +455,9 @@ class Int(_Number, numbers.Integral):
         return self._iop("add", other)
 
     def __isub__(self, other: Any) -> _Number:
-        if type(other) is int and _MIN <= other <= _MAX:
+        # not -2**63: Redis < 7 negates a DECRBY argument without an overflow check and
+        # would add it instead; the script path computes that case exactly
+        if type(other) is int and _MIN < other <= _MAX:
             return self._incr("DECRBY", other)
         return self._iop("sub", other)
 

@@ -429,3 +429,14 @@ def test_int_matches_int_under_random_operations(client):
 
 def test_float_matches_float_under_random_operations(client):
     run_state_machine_as_test(_machine(client, FLOATS, Float), settings=MACHINE_SETTINGS)
+
+
+def test_subtracting_the_smallest_64_bit_int_is_exact_on_every_redis_version(client):
+    """Redis 6.2's DECRBY negates -2**63 without an overflow check: never send it there."""
+    x = Int(-1, key="edge", client=client)
+    x -= -(2**63)
+    assert int(x) == 2**63 - 1
+    y = Int(0, key="edge2", client=client)
+    with pytest.raises(OverflowError):
+        y -= -(2**63)
+    assert int(y) == 0
