@@ -135,8 +135,15 @@ def _queue(args: argparse.Namespace) -> Any:
 def _dead_letters(args: argparse.Namespace) -> int:
     queue = _queue(args)
     if args.replay:
-        n = queue.replay_dead(args.limit)
-        print(f"replayed {n} dead letter(s) of {queue.key!r} into the queue")
+        total = queue.dead_count() if args.limit is None else min(args.limit, queue.dead_count())
+        done = 0
+        while done < total:  # in chunks, so a long replay shows its progress
+            step = queue.replay_dead(min(1000, total - done))
+            if step == 0:
+                break
+            done += step
+            _progress_line(f"replaying {queue.key!r}", done, total)
+        print(f"replayed {done} dead letter(s) of {queue.key!r} into the queue")
         return 0
     if args.purge:
         n = queue.purge_dead()
@@ -152,6 +159,15 @@ def _dead_letters(args: argparse.Namespace) -> int:
     for d in letters:
         print(f"  {d.id}  attempts {d.attempts}  {json.dumps(d.value, default=repr)[:200]}")
     return 0
+
+
+def _progress_line(what: str, done: int, total: int) -> None:
+    """A live progress bar on a terminal; nothing when the output is a pipe or a file."""
+    if not sys.stdout.isatty() or not total:
+        return
+    filled = int(30 * done / total)
+    end = "\n" if done >= total else ""
+    print(f"\r{what}: [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,}", end=end, flush=True)
 
 
 def _requeue(args: argparse.Namespace) -> int:

@@ -167,3 +167,14 @@ def test_inspect_describes_semaphores_and_rate_limiters(client, prefix):
     labels = {"kind": "semaphore", "name": f"{prefix}upstream"}
     assert registry.get_sample_value("hotsync_semaphore_permits_held", labels) == 1
     assert registry.get_sample_value("hotsync_semaphore_capacity", labels) == 3
+
+
+def test_cli_replays_a_large_dead_letter_queue_in_chunks(client, redis_url, prefix):
+    q = hotsync.Queue(key="big", client=client, max_attempts=1)
+    q.put_many(range(2500))
+    for msg in iter(lambda: q.reserve(block=False) if q.qsize() else None, None):
+        msg.nack()
+    assert q.dead_count() == 2500
+    out = _cli("dead-letters", "big", "--prefix", prefix, "--replay", url=redis_url)
+    assert "replayed 2500 dead letter(s)" in out.stdout, out.stdout + out.stderr
+    assert q.qsize() == 2500 and q.dead_count() == 0
