@@ -138,3 +138,42 @@ def test_testcontainers_is_an_optional_way_to_get_a_server():
     with testcontainers.RedisContainer("redis:7") as container:
         url = f"redis://{container.get_container_host_ip()}:{container.get_exposed_port(6379)}/0"
         assert hotsync.Lock("tc", hotsync.HotClient.from_url(url)).acquire(timeout=5)
+
+
+def test_a_command_after_a_server_restart_reconnects_first_instead_of_reporting_an_unknown_outcome():
+    # the client keeps idle connections out of redis-py's pool; one whose server went
+    # away must be reconnected before sending, so a non-idempotent command is not sent
+    # into a dead socket (its outcome would then be unknown)
+    from hotsync._embedded import RedisServer
+
+    server = RedisServer().start()
+    try:
+        c = hotsync.HotClient(port=server.port, metrics=False)
+        assert c.command("INCR", "n", idempotent=False) == 1
+        server.kill()
+        server.start()
+        time.sleep(0.2)  # the new server is up; the idle socket still points at the old one
+        assert c.command("INCR", "n", idempotent=False) == 1
+        c.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.timeout(60)
+def test_a_forked_child_does_not_share_its_parents_connection(client, raw, prefix):
+    import os
+
+    client.command("SET", f"{prefix}k", b"parent")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        ok = 0
+        try:
+            for i in range(300):
+                client.command("SET", f"{prefix}c{i}", b"child")
+                ok += client.command("GET", f"{prefix}c{i}") == b"child"
+        finally:
+            os._exit(0 if ok == 300 else 1)
+    for _ in range(300):
+        assert client.command("GET", f"{prefix}k") == b"parent"
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
