@@ -30,6 +30,7 @@ def append_and_add(url, prefix, worker, n):
         lst.append([worker, i])
         s.add(f"{worker}:{i}")
         text += "a"
+        time.sleep(0.002)  # gaps in which the racing sort() can win its compare-and-set
     sys.exit(0)
 
 

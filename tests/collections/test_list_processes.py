@@ -25,13 +25,22 @@ def test_concurrent_appends_adds_and_string_appends_lose_nothing_while_sort_and_
     workers = [start(_list_workers.append_and_add, redis_url, prefix, w, n) for w in range(procs)]
     lst, text = hotsync.List(key="l", client=client), hotsync.String(key="t", client=client)
     _go(raw, prefix, procs)
-    # compare-and-set operations racing with the appends must never drop one
+    # compare-and-set operations racing with the appends must never drop one; a sort
+    # that loses every race gives up with RuntimeError (documented), writing nothing
+    applied = 0
     while any(p.is_alive() for p in workers):
-        lst.sort(reverse=True)
+        try:
+            lst.sort(reverse=True)
+            applied += 1
+        except RuntimeError as exc:
+            assert "changed during each of" in str(exc)
         text.upper()
     join_all(workers, 120)
+    assert applied > 0, "no sort won a race: the compare-and-set was not exercised"
     expected = [[w, i] for w in range(procs) for i in range(n)]
     assert sorted(lst.value) == expected
+    lst.sort(reverse=True)
+    assert lst.value == expected[::-1]
     assert hotsync.Set(key="s", client=client) == {f"{w}:{i}" for w in range(procs) for i in range(n)}
     assert len(text) == procs * n and set(text.value) <= {"a", "A"}
 
