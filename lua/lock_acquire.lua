@@ -8,23 +8,51 @@
 -- ARGV[2] req      request id of this acquire call (same value on a retry)
 -- ARGV[3] lease    lease in milliseconds
 -- ARGV[4] wait     milliseconds to stay registered as a waiter when busy (0 = don't)
--- ARGV[5] waited   1 if an earlier attempt of this call registered as a waiter
+-- ARGV[5] waited   0: first attempt of this call; 1: an earlier attempt registered
+--                  as a waiter; 2: and it has been waiting long (it is "hungry")
+--
+-- Starvation mode (as Go's sync.Mutex): newcomers may barge in, which is fast, but a
+-- hungry waiter sets fence.hungry; the next release then hands the lock to the
+-- waiters: until fence.hand (server ms) passes, a free lock is granted only to a
+-- caller that has waited, and a newcomer registers as a waiter instead.
 --
 -- Returns {1, fence, depth} when the caller holds the lock (fence: fencing token of
--- this hold, depth: re-entrancy depth), {0, pttl} when another owner holds it.
+-- this hold, depth: re-entrancy depth), {0, ms} when it is busy: the holder's pttl,
+-- or how long the pending handoff still excludes newcomers.
 -- Invariant: a retry of an applied call (same req) returns the same grant and never
 -- increments the depth twice; the fencing counter grows only on a free->held grant.
 local lock, fence, waiters = KEYS[1], KEYS[2], KEYS[3]
 local owner, req = ARGV[1], ARGV[2]
-local lease, wait, waited = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
+local lease, wait, waited = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local reqf = '@' .. owner
+local now
+local function clock()
+  if not now then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return now
+end
 
 local mine = redis.call('HMGET', lock, reqf, owner)
 if mine[1] == req then
   return {1, tonumber(redis.call('HGET', fence, 'n')), tonumber(mine[2])}
 end
 
-if mine[2] or redis.call('EXISTS', lock) == 0 then
+local free = not mine[2] and redis.call('EXISTS', lock) == 0
+local hold = -1 -- ms a newcomer must still stand back for a pending handoff
+if free then
+  local hand = redis.call('HGET', fence, 'hand')
+  if hand then
+    if waited == 0 and tonumber(hand) > clock() then
+      hold, free = tonumber(hand) - clock(), false
+    else
+      redis.call('HDEL', fence, 'hand')
+    end
+  end
+end
+
+if mine[2] or free then
   local depth = 1
   local n
   if mine[2] then
@@ -39,18 +67,22 @@ if mine[2] or redis.call('EXISTS', lock) == 0 then
     redis.call('HSET', lock, owner, depth, reqf, req)
     redis.call('PEXPIRE', lock, lease)
   end
-  if waited then
+  if waited > 0 then
     redis.call('ZREM', waiters, owner)
   end
   return {1, n, depth}
 end
 
+if waited == 2 then
+  redis.call('HSET', fence, 'hungry', '1')
+end
 if wait > 0 then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  redis.call('ZADD', waiters, now + wait, owner)
+  redis.call('ZADD', waiters, clock() + wait, owner)
   if redis.call('PTTL', waiters) < wait then
     redis.call('PEXPIRE', waiters, wait)
   end
+end
+if hold >= 0 then
+  return {0, hold}
 end
 return {0, redis.call('PTTL', lock)}

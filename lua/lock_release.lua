@@ -11,12 +11,14 @@
 -- ARGV[1] owner    owner id
 -- ARGV[2] req      request id of this release call (same value on a retry)
 -- ARGV[3] sigttl   milliseconds a pushed wake-up signal may wait to be taken
+-- ARGV[4] handoff  milliseconds a release that finds a hungry waiter (fence.hungry,
+--                  see lock_acquire) reserves the free lock for the waiters
 --
 -- Returns {1, depth_left[, head]} released (head: fair waiter to wake, caller pushes
 -- its signal), {2, depth_left} this request was already applied (a retry),
 -- {0} the caller does not hold the lock.
 local lock, fence, waiters, signal, line, tickets = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local owner, req, sigttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local owner, req, sigttl, handoff = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4] or '0')
 local reqf = '@' .. owner
 
 local mine = redis.call('HMGET', lock, reqf, owner)
@@ -47,6 +49,9 @@ redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now)
 if redis.call('ZCARD', waiters) > 0 then
   redis.call('LPUSH', signal, '1')
   redis.call('PEXPIRE', signal, sigttl)
+  if redis.call('HDEL', fence, 'hungry') == 1 and handoff > 0 then
+    redis.call('HSET', fence, 'hand', now + handoff)
+  end
 end
 local dead = redis.call('ZRANGEBYSCORE', tickets, '-inf', now, 'LIMIT', 0, 100)
 for i = 1, #dead do

@@ -274,3 +274,68 @@ def test_repr_does_no_io(client):
     lock = hotsync.Lock("repr", client, fair=True)
     client.redis.connection_pool.disconnect()
     assert repr(lock) == "<hotsync.Lock key='repr' fair lease=30s unheld>"
+
+
+def test_starvation_mode_hands_a_released_lock_to_a_hungry_waiter_not_a_newcomer(client, raw, prefix):
+    # the protocol of lock_acquire / lock_release, step by step (threads would race)
+    from hotsync import lock as lock_mod
+
+    lk = hotsync.Lock(key="starve", client=client)
+    keys = (lk._main, lk._fence_key, lk._waiters_key)
+    rel_keys = (lk._main, lk._fence_key, lk._waiters_key, lk._signal_key, lk._line_key, lk._tickets_key)
+
+    def attempt(owner, waited):
+        return client.run_script(lock_mod._ACQUIRE, keys, (owner, f"{owner}-{waited}", 30000, 5000, waited),
+                                 idempotent=False)
+
+    def release(owner, req):
+        return client.run_script(lock_mod._RELEASE, rel_keys, (owner, f"r-{req}", 30000, 50), idempotent=False)
+
+    # no hungry waiter: a newcomer may barge in after a release (the fast, unfair path)
+    assert attempt("h", 0)[0] == 1
+    assert attempt("w", 1)[0] == 0
+    release("h", 1)
+    assert attempt("n", 0)[0] == 1
+    # a waiter that has waited long marks itself hungry; the next release reserves the lock
+    assert attempt("w", 2)[0] == 0
+    assert raw.hget(lk._fence_key, "hungry") == b"1"
+    release("n", 2)
+    assert raw.hget(lk._fence_key, "hand") is not None and raw.hget(lk._fence_key, "hungry") is None
+    busy = attempt("x", 0)
+    assert busy[0] == 0 and 0 < busy[1] <= 50, busy  # the free lock is refused to a newcomer...
+    assert not raw.exists(lk._main)
+    assert attempt("w", 1)[0] == 1  # ...and granted to a waiter
+    assert raw.hget(lk._fence_key, "hand") is None
+    release("w", 3)
+    # the reservation is short: once it has passed, newcomers may take the lock again
+    assert attempt("h", 0)[0] == 1
+    assert attempt("w", 2)[0] == 0
+    release("h", 4)
+    time.sleep(0.06)
+    assert attempt("y", 0)[0] == 1
+
+
+def test_a_waiter_woken_after_a_long_wait_tells_the_script_it_is_hungry(client, monkeypatch):
+    from hotsync import lock as lock_mod
+
+    sent = []
+    original = client.run_script
+
+    def spy(script, keys, args, **kw):
+        if script is lock_mod._ACQUIRE:
+            sent.append((args[0], args[4]))
+        return original(script, keys, args, **kw)
+
+    monkeypatch.setattr(client, "run_script", spy)
+    holder = hotsync.Lock(key="hungry", client=client)
+    holder.acquire()
+    waiter = hotsync.Lock(key="hungry", client=client)
+    t = threading.Thread(target=lambda: waiter.acquire(timeout=10), daemon=True)
+    t.start()
+    time.sleep(0.05)  # far longer than lock._HUNGRY
+    holder.release()
+    t.join(10)
+    assert waiter.owned()
+    waiter.release()
+    mine = [w for owner, w in sent[1:]]
+    assert mine[0] == 0 and mine[-1] == 2, sent  # first attempt: a newcomer; after the wait: hungry
