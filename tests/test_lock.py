@@ -86,9 +86,9 @@ def test_an_expired_lease_wakes_waiters_without_any_release(client):
 
 
 def test_auto_renew_keeps_a_short_lease_for_several_lease_periods(client):
-    lock = hotsync.Lock("renew", client, lease=0.3)
+    lock = hotsync.Lock("renew", client, lease=0.5)
     lock.acquire()
-    time.sleep(1.2)
+    time.sleep(1.6)
     assert lock.owned() and not lock.lost.is_set()
     assert not hotsync.Lock("renew", client).acquire(blocking=False)
     lock.release()
