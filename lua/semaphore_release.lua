@@ -52,16 +52,21 @@ if extra > 0 and redis.call('EXISTS', done) == 0 then
 elseif removed == 0 then
   return {1, 0}
 end
+if redis.call('EXISTS', waiters, line) == 0 then
+  return {1, removed}  -- nobody to hand a permit to (stale handoffs: acquire reclaims them)
+end
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local stale = redis.call('ZRANGEBYSCORE', handoffs, '-inf', now, 'LIMIT', 0, 100)
-for i = 1, #stale do
-  redis.call('ZREM', permits, stale[i])
-  redis.call('ZREM', handoffs, stale[i])
-end
 redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now)
 local free = capacity - redis.call('ZCARD', permits)  -- ended leases count until acquire reclaims them
+if free <= 0 then  -- handoffs nobody took in time hold permits: reclaim them (only now, see acquire)
+  local stale = redis.call('ZRANGEBYSCORE', handoffs, '-inf', now, 'LIMIT', 0, 100)
+  for i = 1, #stale do
+    free = free + redis.call('ZREM', permits, stale[i])
+    redis.call('ZREM', handoffs, stale[i])
+  end
+end
 local hand = math.min(free, redis.call('ZCARD', waiters))
 if hand > 0 then
   local life = math.max(lease, tonumber(f[3]) or 0)
