@@ -23,6 +23,7 @@ end
 local u = redis.call('HINCRBY', meta, 'unfinished', -1)
 if u <= 0 then
   redis.call('HDEL', meta, 'unfinished')
+  if redis.call('EXISTS', joiners) == 0 then return 1 end  -- nobody in join(): spare 3 calls
   local t = redis.call('TIME')
   redis.call('ZREMRANGEBYSCORE', joiners, '-inf', tonumber(t[1]) * 1000)
   local j = redis.call('ZCARD', joiners)

@@ -19,6 +19,7 @@ if u > 0 then
   return u
 end
 redis.call('HDEL', meta, 'unfinished')
+if redis.call('EXISTS', joiners) == 0 then return 0 end  -- nobody in join()
 local t = redis.call('TIME')
 redis.call('ZREMRANGEBYSCORE', joiners, '-inf', tonumber(t[1]) * 1000)
 local j = redis.call('ZCARD', joiners)
