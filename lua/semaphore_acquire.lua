@@ -62,8 +62,7 @@ if used >= capacity then
       redis.call('ZREM', handoffs, stale[i])
     end
   end
-  redis.call('ZREMRANGEBYSCORE', permits, '-inf', now)
-  used = redis.call('ZCARD', permits)
+  used = redis.call('ZCARD', permits) - redis.call('ZREMRANGEBYSCORE', permits, '-inf', now)
 end
 if used < capacity then
   redis.call('ZADD', permits, now + lease, member)

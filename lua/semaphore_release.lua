@@ -71,16 +71,17 @@ local hand = math.min(free, redis.call('ZCARD', waiters))
 if hand > 0 then
   local life = math.max(lease, tonumber(f[3]) or 0)
   for _ = 1, hand do
+    -- never reuse a name: a retried release of an old permit must not remove a new one
     local h = '~h:' .. redis.call('HINCRBY', meta, 'seq', 1)
     redis.call('ZADD', permits, now + life, h)
     redis.call('ZADD', handoffs, now + window, h)
-    redis.call('ZPOPMIN', waiters)
   end
-  for _, k in ipairs({permits, handoffs}) do
-    if redis.call('PTTL', k) < life then
-      redis.call('PEXPIRE', k, life)
-    end
+  redis.call('ZPOPMIN', waiters, hand)
+  if redis.call('PTTL', permits) < life then
+    redis.call('PEXPIRE', permits, life)
   end
+  -- every pending handoff's take-by time is at most `window` from now
+  redis.call('PEXPIRE', handoffs, math.max(life, window))
   free = free - hand
 end
 
