@@ -226,10 +226,11 @@ class HotClient:
         """
         if transaction:
             commands = [("MULTI",), *commands, ("EXEC",)]
-        expect, silent = [], 0
+        expect, silent = [], False
         for command in commands:  # the server sends no reply for CLIENT REPLY SKIP and the command after it
-            expect.append(not silent and not _skips_reply(command))
-            silent = 1 if _skips_reply(command) else 0
+            skips = _skips_reply(command)
+            expect.append(not silent and not skips)
+            silent = skips
         replies = self._exchange(key, lambda conn: [b"".join(b"".join(_pack(conn, c)) for c in commands)], expect,
                                  timeout, keep_errors=True)
         if not transaction:
