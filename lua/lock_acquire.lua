@@ -12,13 +12,13 @@
 --                  as a waiter; 2: and it has been waiting long (it is "hungry")
 --
 -- Starvation mode (as Go's sync.Mutex): newcomers may barge in, which is fast, but a
--- hungry waiter sets fence.hungry; the next release then hands the lock to the
--- waiters: until fence.hand (server ms) passes, a free lock is granted only to a
--- caller that has waited, and a newcomer registers as a waiter instead.
+-- hungry waiter claims fence.hungry = its owner id (the first claim stands); the next
+-- release then hands the free lock to that owner: until fence.hand (server ms) passes,
+-- only fence.handto may take it, and everyone else registers as a waiter instead.
 --
 -- Returns {1, fence, depth} when the caller holds the lock (fence: fencing token of
 -- this hold, depth: re-entrancy depth), {0, ms} when it is busy: the holder's pttl,
--- or how long the pending handoff still excludes newcomers.
+-- or how long the pending handoff still excludes the caller.
 -- Invariant: a retry of an applied call (same req) returns the same grant and never
 -- increments the depth twice; the fencing counter grows only on a free->held grant.
 local lock, fence, waiters = KEYS[1], KEYS[2], KEYS[3]
@@ -40,14 +40,16 @@ if mine[1] == req then
 end
 
 local free = not mine[2] and redis.call('EXISTS', lock) == 0
-local hold = -1 -- ms a newcomer must still stand back for a pending handoff
+local hold = -1 -- ms the caller must still stand back for a handoff to someone else
+local hungry
 if free then
-  local hand = redis.call('HGET', fence, 'hand')
-  if hand then
-    if waited == 0 and tonumber(hand) > clock() then
-      hold, free = tonumber(hand) - clock(), false
+  local h = redis.call('HMGET', fence, 'hand', 'handto', 'hungry')
+  hungry = h[3]
+  if h[1] then
+    if h[2] ~= owner and tonumber(h[1]) > clock() then
+      hold, free = tonumber(h[1]) - clock(), false
     else
-      redis.call('HDEL', fence, 'hand')
+      redis.call('HDEL', fence, 'hand', 'handto')
     end
   end
 end
@@ -70,11 +72,14 @@ if mine[2] or free then
   if waited > 0 then
     redis.call('ZREM', waiters, owner)
   end
+  if hungry == owner then
+    redis.call('HDEL', fence, 'hungry')
+  end
   return {1, n, depth}
 end
 
 if waited == 2 then
-  redis.call('HSET', fence, 'hungry', '1')
+  redis.call('HSETNX', fence, 'hungry', owner)
 end
 if wait > 0 then
   redis.call('ZADD', waiters, clock() + wait, owner)

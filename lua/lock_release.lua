@@ -12,10 +12,14 @@
 -- ARGV[2] req      request id of this release call (same value on a retry)
 -- ARGV[3] sigttl   milliseconds a pushed wake-up signal may wait to be taken
 -- ARGV[4] handoff  milliseconds a release that finds a hungry waiter (fence.hungry,
---                  see lock_acquire) reserves the free lock for the waiters
+--                  see lock_acquire) reserves the free lock for that waiter
+-- ARGV[5] wprefix  name of a waiter's own wake-up list, less its owner id: the head of
+--                  the fair line, or the hungry waiter, is woken here (LPUSH, PEXPIRE
+--                  sigttl), in the same round trip.  The list shares the lock's hash
+--                  tag, hence its cluster slot.
 --
--- Returns {1, depth_left[, head]} released (head: fair waiter to wake, caller pushes
--- its signal), {2, depth_left} this request was already applied (a retry),
+-- Returns {1, depth_left} released (the head of the fair line, if any, woken),
+-- {2, depth_left} this request was already applied (a retry),
 -- {0} the caller does not hold the lock.
 local lock, fence, waiters, signal, line, tickets = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local owner, req, sigttl, handoff = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4] or '0')
@@ -47,10 +51,17 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now)
 if redis.call('ZCARD', waiters) > 0 then
+  -- the shared signal wakes one waiter even when the lock goes to a hungry one: should
+  -- that one be gone, the woken waiter retries once the handoff window has passed
   redis.call('LPUSH', signal, '1')
   redis.call('PEXPIRE', signal, sigttl)
-  if redis.call('HDEL', fence, 'hungry') == 1 and handoff > 0 then
-    redis.call('HSET', fence, 'hand', now + handoff)
+  local hungry = redis.call('HGET', fence, 'hungry')
+  if hungry and handoff > 0 then
+    redis.call('HDEL', fence, 'hungry')
+    redis.call('HSET', fence, 'hand', now + handoff, 'handto', hungry)
+    local wake = ARGV[5] .. hungry
+    redis.call('LPUSH', wake, '1')
+    redis.call('PEXPIRE', wake, sigttl)
   end
 end
 local dead = redis.call('ZRANGEBYSCORE', tickets, '-inf', now, 'LIMIT', 0, 100)
@@ -60,6 +71,8 @@ for i = 1, #dead do
 end
 local head = redis.call('ZRANGE', line, 0, 0)[1]
 if head then
-  return {1, 0, head}
+  local wake = ARGV[5] .. head
+  redis.call('LPUSH', wake, '1')
+  redis.call('PEXPIRE', wake, sigttl)
 end
 return {1, 0}

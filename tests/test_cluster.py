@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -92,3 +93,19 @@ def test_every_key_of_a_lock_is_in_the_main_keys_slot(cluster_client):
     keys = [lock._main, lock._fence_key, lock._waiters_key, lock._signal_key, lock._line_key,
             lock._tickets_key, lock._wait_key("o")]
     assert {key_slot(k.encode()) for k in keys} == {key_slot(b"slotted")}
+
+
+@pytest.mark.timeout(30)
+def test_a_fair_release_wakes_the_head_of_the_line_from_inside_its_script_on_a_cluster(cluster_client):
+    # the release script pushes the head's wake-up list itself (a key it builds from
+    # ARGV, in the lock's slot): a cross-slot or undeclared-key refusal would fail here
+    holder = hotsync.Lock("fw", cluster_client, fair=True)
+    holder.acquire()
+    got = []
+    t = threading.Thread(target=lambda: got.append(hotsync.Lock("fw", cluster_client, fair=True).acquire(timeout=10)))
+    t.start()
+    time.sleep(0.3)  # the waiter is in line and blocked on its wake-up list (lease 30 s)
+    start = time.monotonic()
+    holder.release()
+    t.join(10)
+    assert got == [True] and time.monotonic() - start < 1.0

@@ -276,7 +276,7 @@ def test_repr_does_no_io(client):
     assert repr(lock) == "<hotsync.Lock key='repr' fair lease=30s unheld>"
 
 
-def test_starvation_mode_hands_a_released_lock_to_a_hungry_waiter_not_a_newcomer(client, raw, prefix):
+def test_starvation_mode_hands_a_released_lock_to_the_hungry_waiter_by_name(client, raw, prefix):
     # the protocol of lock_acquire / lock_release, step by step (threads would race)
     from hotsync import lock as lock_mod
 
@@ -285,32 +285,42 @@ def test_starvation_mode_hands_a_released_lock_to_a_hungry_waiter_not_a_newcomer
     rel_keys = (lk._main, lk._fence_key, lk._waiters_key, lk._signal_key, lk._line_key, lk._tickets_key)
 
     def attempt(owner, waited):
-        return client.run_script(lock_mod._ACQUIRE, keys, (owner, f"{owner}-{waited}", 30000, 5000, waited),
-                                 idempotent=False)
+        return client.run_script(lock_mod._ACQUIRE, keys, (owner, f"{owner}-{waited}-{time.monotonic()}", 30000, 5000,
+                                                          waited), idempotent=False)
 
     def release(owner, req):
-        return client.run_script(lock_mod._RELEASE, rel_keys, (owner, f"r-{req}", 30000, 50), idempotent=False)
+        return client.run_script(lock_mod._RELEASE, rel_keys, (owner, f"r-{req}", 30000, 50, lk._wait_prefix),
+                                 idempotent=False)
 
     # no hungry waiter: a newcomer may barge in after a release (the fast, unfair path)
     assert attempt("h", 0)[0] == 1
     assert attempt("w", 1)[0] == 0
     release("h", 1)
     assert attempt("n", 0)[0] == 1
-    # a waiter that has waited long marks itself hungry; the next release reserves the lock
+    # a waiter that has waited long claims the next release; the first claim stands
     assert attempt("w", 2)[0] == 0
-    assert raw.hget(lk._fence_key, "hungry") == b"1"
+    assert attempt("v", 2)[0] == 0
+    assert raw.hget(lk._fence_key, "hungry") == b"w"
     release("n", 2)
-    assert raw.hget(lk._fence_key, "hand") is not None and raw.hget(lk._fence_key, "hungry") is None
-    busy = attempt("x", 0)
-    assert busy[0] == 0 and 0 < busy[1] <= 50, busy  # the free lock is refused to a newcomer...
+    assert raw.hmget(lk._fence_key, "handto", "hungry") == [b"w", None]
+    assert raw.lrange(lk._wait_key("w"), 0, -1) == [b"1"]  # woken by name, in the release's round trip
+    for other, waited in (("x", 0), ("v", 1), ("v", 2)):  # newcomers and other waiters stand back...
+        busy = attempt(other, waited)
+        assert busy[0] == 0 and 0 < busy[1] <= 50, (other, busy)
     assert not raw.exists(lk._main)
-    assert attempt("w", 1)[0] == 1  # ...and granted to a waiter
-    assert raw.hget(lk._fence_key, "hand") is None
+    assert attempt("w", 1)[0] == 1  # ...and the hungry waiter gets it
+    assert raw.hmget(lk._fence_key, "hand", "handto") == [None, None]
     release("w", 3)
-    # the reservation is short: once it has passed, newcomers may take the lock again
+    # "v" claimed hungry while the lock was handed to "w": served next
+    assert raw.hget(lk._fence_key, "handto") == b"v"
+    assert attempt("h", 0)[0] == 0
+    assert attempt("v", 1)[0] == 1
+    release("v", 4)
+    # the reservation is short: if its owner never comes, the others may take the lock
     assert attempt("h", 0)[0] == 1
-    assert attempt("w", 2)[0] == 0
-    release("h", 4)
+    assert attempt("z", 2)[0] == 0
+    release("h", 5)
+    assert attempt("y", 0)[0] == 0
     time.sleep(0.06)
     assert attempt("y", 0)[0] == 1
 
@@ -339,3 +349,24 @@ def test_a_waiter_woken_after_a_long_wait_tells_the_script_it_is_hungry(client, 
     waiter.release()
     mine = [w for owner, w in sent[1:]]
     assert mine[0] == 0 and mine[-1] == 2, sent  # first attempt: a newcomer; after the wait: hungry
+
+
+@pytest.mark.timeout(30)
+def test_a_dead_hungry_claimant_delays_the_other_waiters_only_by_the_handoff_window(client):
+    # a waiter that claimed the next release and then died (or gave up) must not leave
+    # the lock free with everyone else asleep until the holder's lease would have ended
+    from hotsync import lock as lock_mod
+
+    holder = hotsync.Lock(key="ghost", client=client)  # lease 30 s
+    holder.acquire()
+    keys = (holder._main, holder._fence_key, holder._waiters_key)
+    assert client.run_script(lock_mod._ACQUIRE, keys, ("ghost-owner", "g1", 30000, 5000, 2), idempotent=False)[0] == 0
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(hotsync.Lock(key="ghost", client=client).acquire(timeout=20)))
+    waiter.start()
+    time.sleep(0.2)  # the waiter is registered and blocked on the shared signal
+    start = time.monotonic()
+    holder.release()  # handed to "ghost-owner", who never comes
+    waiter.join(20)
+    assert got == [True]
+    assert time.monotonic() - start < 1.0
