@@ -166,6 +166,7 @@ class _SemaphoreBase:
         self._line_key = _keys.aux(main, "line")
         self._tickets_key = _keys.aux(main, "tickets")
         self._handoffs_key = _keys.aux(main, "handoffs")
+        self._wait_prefix = _keys.aux(main, "w:")  # + waiter id: its own wake-up list
         self._handoffs_bytes = self._handoffs_key.encode()
         self._no_done_key = _keys.aux(main, "done:-")  # passed when a release raises no capacity
         self.initial_value = int(value)
@@ -226,7 +227,7 @@ class _SemaphoreBase:
         return f"{self._owner}/{next(self._ids)}"
 
     def _wait_key(self, waiter: str) -> str:
-        return _keys.aux(self._main, f"w:{waiter}")
+        return self._wait_prefix + waiter
 
     def _wake(self, waiters: list[Any]) -> Batch:
         calls: list[Cmd | Eval] = []
@@ -388,15 +389,13 @@ class _SemaphoreBase:
                     self._tickets_key,
                 ),
                 (extra if start == 0 else 0, self._lease_ms, self._mark_ms, self._handoff_ms, self._value_arg,
-                 self._stored_kind, *chunk),
+                 self._stored_kind, self._wait_prefix, *chunk),
             )
             if reply[0] == -2:
                 raise SemaphoreOverReleaseError("Semaphore released too many times")
             if reply[0] != 1:
                 raise self._conflict(reply)
             removed += int(reply[1])
-            if len(reply) > 2:
-                yield self._wake(list(reply[2:]))
         return removed
 
     def _start_ticket(self, member: str, sent: float) -> Lease:

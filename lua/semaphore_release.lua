@@ -18,10 +18,13 @@
 -- ARGV[4] window    milliseconds a handoff waits to be taken before it is reclaimed
 -- ARGV[5] value     the caller's initial value (stored when the settings are missing)
 -- ARGV[6] kind      'semaphore' or 'bounded'
--- ARGV[7..] permit members to return (at most 1000; the caller chunks)
+-- ARGV[7] wprefix   name of a fair waiter's wake-up list, less its id: the first `free`
+--                   of the line are woken here (LPUSH, PEXPIRE lease), in the same round
+--                   trip (the lists share the semaphore's hash tag, hence its slot)
+-- ARGV[8..] permit members to return (at most 1000; the caller chunks)
 --
--- Returns {1, removed, waiter...} (removed: how many of the given permits were still
--- held; waiters: fair waiters the caller must wake), {-1, initial, kind} when the
+-- Returns {1, removed} (removed: how many of the given permits were still
+-- held), {-1, initial, kind} when the
 -- stored settings differ, {-2} for a capacity raise of a bounded semaphore.
 -- Invariants: ZCARD(permits) <= capacity (handoffs included); a retried call (same
 -- `done` key) raises the capacity once; nothing is written on -1/-2.
@@ -43,7 +46,7 @@ if not f[1] then
 end
 
 local removed = 0
-for i = 7, #ARGV do
+for i = 8, #ARGV do
   removed = removed + redis.call('ZREM', permits, ARGV[i])
 end
 if extra > 0 and redis.call('EXISTS', done) == 0 then
@@ -85,11 +88,12 @@ if hand > 0 then
   free = free - hand
 end
 
-local reply = {1, removed}
 if free > 0 and redis.call('EXISTS', line) == 1 then
   local heads = redis.call('ZRANGE', line, 0, math.min(free, 100) - 1)
   for i = 1, #heads do
-    reply[#reply + 1] = heads[i]
+    local wake = ARGV[7] .. heads[i]
+    redis.call('LPUSH', wake, '1')
+    redis.call('PEXPIRE', wake, lease)
   end
 end
-return reply
+return {1, removed}

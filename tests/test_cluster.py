@@ -109,3 +109,17 @@ def test_a_fair_release_wakes_the_head_of_the_line_from_inside_its_script_on_a_c
     holder.release()
     t.join(10)
     assert got == [True] and time.monotonic() - start < 1.0
+
+
+@pytest.mark.timeout(30)
+def test_a_fair_semaphore_release_wakes_the_next_in_line_from_inside_its_script_on_a_cluster(cluster_client):
+    holder = hotsync.Semaphore(1, "fs", cluster_client, fair=True)
+    assert holder.acquire()
+    got = []
+    t = threading.Thread(target=lambda: got.append(hotsync.Semaphore(1, "fs", cluster_client, fair=True).acquire(timeout=10)))
+    t.start()
+    time.sleep(0.3)  # in line, blocked on its own wake-up list (the holder's lease is 30 s)
+    start = time.monotonic()
+    holder.release()
+    t.join(10)
+    assert got == [True] and time.monotonic() - start < 1.0
