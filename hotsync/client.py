@@ -147,7 +147,7 @@ class HotClient:
         self._timed_reads = self._socket_timeout() is not None
         # idle connections kept out of redis-py's pool (single node only): taking one
         # from the pool and giving it back costs ~10 us per command in redis-py 8
-        self._idle: list[Any] | None = None if self._cluster else []
+        self._idle: list[Any] | None = [] if self._may_keep_idle() else None
         _CLIENTS.add(self)
 
     @classmethod
@@ -184,6 +184,15 @@ class HotClient:
         self._registered.add(item)
 
     # -- low level I/O -----------------------------------------------------
+
+    def _may_keep_idle(self) -> bool:
+        """Idle connections only on one node whose pool is, in effect, unbounded: held
+        out of a small or blocking pool they would starve the redis-py client shared
+        with the caller (a ``BlockingConnectionPool(max_connections=2)`` would block)."""
+        if self._cluster:
+            return False
+        pool = self.redis.connection_pool
+        return not isinstance(pool, redis.BlockingConnectionPool) and pool.max_connections >= 1000
 
     def _socket_timeout(self) -> float | None:
         pool = self._pool_for(None)

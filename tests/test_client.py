@@ -177,3 +177,21 @@ def test_a_forked_child_does_not_share_its_parents_connection(client, raw, prefi
         assert client.command("GET", f"{prefix}k") == b"parent"
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.timeout(30)
+def test_a_small_shared_pool_is_not_drained_by_idle_connections(redis_url, prefix):
+    # the caller's own client must still get every connection its pool allows
+    pool = redis.BlockingConnectionPool.from_url(redis_url, max_connections=2, timeout=2)
+    shared = redis.Redis(connection_pool=pool)
+    c = hotsync.HotClient(client=shared, metrics=False)
+    threads = [threading.Thread(target=lambda: c.command("INCR", f"{prefix}n", idempotent=False)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    taken = [pool.get_connection(), pool.get_connection()]  # raises after 2 s if hotsync kept any
+    for conn in taken:
+        pool.release(conn)
+    assert shared.get(f"{prefix}n") == b"4"
+    pool.disconnect()
