@@ -13,7 +13,8 @@ from the redis-py connection pool, so that:
   the client's ``socket_timeout`` (a ``BLPOP key 7`` on a default redis-py 8
   client fails after ~59 s), and lease renewals give up in time;
 * replies are raw bytes regardless of ``decode_responses``;
-* a few idle connections are kept out of the pool (single node only): taking
+* a few idle connections are kept out of the pool (single node, unbounded pool
+  only: a small or blocking one is left alone for the caller's client): taking
   one from redis-py 8's pool and giving it back costs ~10 us, a seventh of a
   loopback round trip.  An idle connection whose socket has anything to read
   (the server closed it) is reconnected before use, as the pool would; a
