@@ -54,14 +54,16 @@ def server_version(binary: str) -> tuple[int, ...]:
 
 
 def _newest_on_path(name: str) -> str | None:
-    found: list[str] = []
+    """The newest ``name`` on PATH; among equal versions, the first (as ``which``)."""
+    found: dict[str, str] = {}  # real path -> first PATH entry reaching it
     for folder in os.environ.get("PATH", "").split(os.pathsep):
         path = shutil.which(name, path=folder or ".")
-        if path and os.path.realpath(path) not in {os.path.realpath(p) for p in found}:
-            found.append(path)
-    if len(found) <= 1:
-        return found[0] if found else None
-    return max(found, key=lambda path: (server_version(path), -found.index(path)))
+        if path:
+            found.setdefault(os.path.realpath(path), path)
+    paths = list(found.values())
+    if len(paths) <= 1:  # nothing to compare: no need to run --version
+        return paths[0] if paths else None
+    return max(paths, key=server_version)  # max() keeps the first of equal versions
 
 
 def find_server_binary() -> str | None:

@@ -146,7 +146,7 @@ class HotClient:
         # without a socket timeout a read already waits as long as a blocking command
         # needs: setting a per-read timeout would only cost syscalls (2 ioctl + poll)
         self._timed_reads = self._socket_timeout() is not None
-        # idle connections kept out of redis-py's pool (single node only): taking one
+        # idle connections kept out of redis-py's pool (see _may_keep_idle): taking one
         # from the pool and giving it back costs ~10 us per command in redis-py 8
         self._idle: list[Any] | None = [] if self._may_keep_idle() else None
         _CLIENTS.add(self)
@@ -267,6 +267,7 @@ class HotClient:
         """
         idle = self._idle
         conn = _take_idle(idle) if idle else None
+        pool = None
         if conn is None:
             pool = self._pool_for(key)
             try:
@@ -307,7 +308,7 @@ class HotClient:
             if idle is not None and len(idle) < _IDLE_MAX:
                 idle.append(conn)
             else:
-                self._pool_for(key).release(conn)
+                (pool or self._pool_for(key)).release(conn)
 
     def _on_response_error(self, exc: rx.ResponseError) -> None:
         if self._cluster and isinstance(exc, (rx.MovedError, rx.AskError)):

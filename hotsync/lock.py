@@ -140,7 +140,7 @@ class _LockBase:
         self._fence_key = _keys.aux(main, "fence")
         self._waiters_key = _keys.aux(main, "waiters")
         self._signal_key = _keys.aux(main, "signal")
-        self._wait_prefix = _keys.aux(main, "w:")  # + owner: a fair waiter's wake-up list
+        self._wait_prefix = _keys.aux(main, "w:")  # + owner: a fair or hungry waiter's wake-up list
         self._line_key = _keys.aux(main, "line")
         self._tickets_key = _keys.aux(main, "tickets")
         self.lease = float(lease)
@@ -227,18 +227,17 @@ class _LockBase:
                 if self.fair:
                     if ticket is None:
                         ticket = self._start_ticket(owner, sent)
-                    signal = self._wait_key(owner)
+                    wait_on: tuple[str, ...] = (self._wait_key(owner),)
                     if int(reply[2]) != 0:
                         bound = None  # not at the head: the head's release or ticket wakes us
+                elif hungry:  # a release may hand the lock to us by name
+                    wait_on = (self._wait_key(owner), self._signal_key)
+                else:
+                    wait_on = (self._signal_key,)
                 block = deadline.block_for(bound)
                 if block < 0.001:
                     continue
-                if self.fair:
-                    yield Cmd(("BLPOP", signal, _seconds(block)), block=block)
-                elif hungry:  # a release may hand the lock to us by name
-                    yield Cmd(("BLPOP", self._wait_key(owner), self._signal_key, _seconds(block)), block=block)
-                else:
-                    yield Cmd(("BLPOP", self._signal_key, _seconds(block)), block=block)
+                yield Cmd(("BLPOP", *wait_on, _seconds(block)), block=block)
         finally:
             if ticket is not None:
                 scheduler().cancel(ticket)

@@ -24,6 +24,11 @@
 local lock, fence, waiters, signal, line, tickets = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local owner, req, sigttl, handoff = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4] or '0')
 local reqf = '@' .. owner
+local function wake(waiter)  -- push a waiter's own wake-up list
+  local key = ARGV[5] .. waiter
+  redis.call('LPUSH', key, '1')
+  redis.call('PEXPIRE', key, sigttl)
+end
 
 local mine = redis.call('HMGET', lock, reqf, owner)
 if mine[1] == req then
@@ -59,9 +64,7 @@ if redis.call('ZCARD', waiters) > 0 then
   if hungry and handoff > 0 then
     redis.call('HDEL', fence, 'hungry')
     redis.call('HSET', fence, 'hand', now + handoff, 'handto', hungry)
-    local wake = ARGV[5] .. hungry
-    redis.call('LPUSH', wake, '1')
-    redis.call('PEXPIRE', wake, sigttl)
+    wake(hungry)
   end
 end
 local dead = redis.call('ZRANGEBYSCORE', tickets, '-inf', now, 'LIMIT', 0, 100)
@@ -71,8 +74,6 @@ for i = 1, #dead do
 end
 local head = redis.call('ZRANGE', line, 0, 0)[1]
 if head then
-  local wake = ARGV[5] .. head
-  redis.call('LPUSH', wake, '1')
-  redis.call('PEXPIRE', wake, sigttl)
+  wake(head)
 end
 return {1, 0}
