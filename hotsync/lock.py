@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _keys
+from . import _keys, _line
 from ._ops import Batch, Cmd, Deadline, Eval, Ops, check_lock_args
 from ._renewal import Lease, process_token, scheduler
 from ._replies import pairs
@@ -243,7 +243,7 @@ class _LockBase:
                 scheduler().cancel(ticket)
                 reply = yield Eval(_LEAVE, (self._main, self._line_key, self._tickets_key), (owner,))
                 if reply[0] == 1:
-                    yield self._wake(reply[1].decode())
+                    yield self._wake(reply[1])
 
     def _release_ops(self, owner: str, req: str) -> Ops:
         reply = yield Eval(
@@ -258,30 +258,13 @@ class _LockBase:
             raise ScriptReplyError(f"lock_release replied {reply!r} for key {self._main!r}")
         return int(reply[1])
 
-    def _wake(self, owner: str) -> Batch:
-        key = self._wait_key(owner)
-        return Batch((Cmd(("LPUSH", key, "1")), Cmd(("PEXPIRE", key, self._lease_ms))))
+    def _wake(self, owner: bytes) -> Batch:
+        return _line.wake(self._wait_prefix, (owner,), self._lease_ms)
 
     def _start_ticket(self, owner: str, sent: float) -> Lease:
-        """Keep a fair waiter's place in line alive while it waits."""
-
-        def check(reply: Any) -> bool:
-            if reply[0] == 1 and len(reply) > 1:
-                self._client.perform(self._wake(reply[1].decode()))
-            return reply[0] == 1
-
-        lease = Lease(
-            self._client,
-            Eval(_TICKET, (self._main, self._line_key, self._tickets_key), (owner, self._lease_ms)),
-            self.lease,
-            sent,
-            lambda reason: None,  # a lost ticket only costs the place in line; acquire re-joins
-            check=check,
-            kind=self._kind,
-            name=self.key,
-        )
-        scheduler().add(lease)
-        return lease
+        ticket = Eval(_TICKET, (self._main, self._line_key, self._tickets_key), (owner, self._lease_ms))
+        return _line.start_ticket(self._client, ticket, self.lease, sent, self._wait_prefix, self._lease_ms,
+                                  kind=self._kind, name=self.key)
 
     # -- public API ---------------------------------------------------------
 
@@ -497,7 +480,7 @@ class _LockBase:
             (self._lease_ms,),
         ))
         if len(reply) > 2:
-            self._client.perform(self._wake(reply[2].decode()))
+            self._client.perform(self._wake(reply[2]))
         return _holders(reply[0])
 
     @property

@@ -51,7 +51,7 @@ from typing import Any
 
 from redis.exceptions import NoScriptError
 
-from . import _keys
+from . import _keys, _line
 from ._ops import Batch, Cmd, Deadline, Eval, Ops
 from ._renewal import Lease, process_token, scheduler
 from ._scripts import script
@@ -230,11 +230,7 @@ class _SemaphoreBase:
         return self._wait_prefix + waiter
 
     def _wake(self, waiters: list[Any]) -> Batch:
-        calls: list[Cmd | Eval] = []
-        for w in waiters:
-            k = self._wait_key(w.decode() if isinstance(w, bytes) else str(w))
-            calls += [Cmd(("LPUSH", k, "1")), Cmd(("PEXPIRE", k, self._lease_ms))]
-        return Batch(tuple(calls))
+        return _line.wake(self._wait_prefix, waiters, self._lease_ms)
 
     def _forget_forked(self) -> None:
         """In a forked child, permits of the parent are not ours (call under _state)."""
@@ -399,25 +395,10 @@ class _SemaphoreBase:
         return removed
 
     def _start_ticket(self, member: str, sent: float) -> Lease:
-        """Keep a fair waiter's place in line alive while it waits."""
-
-        def check(reply: Any) -> bool:
-            if reply[0] == 1 and len(reply) > 1:
-                self._client.perform(self._wake(list(reply[1:])))
-            return reply[0] == 1
-
-        lease = Lease(
-            self._client,
-            Eval(_TICKET, (self._main, self._meta_key, self._line_key, self._tickets_key), (member, self._lease_ms)),
-            self.lease,
-            sent,
-            lambda reason: None,  # a lost ticket only costs the place in line; acquire re-joins
-            check=check,
-            kind=self._kind,
-            name=self.key,
-        )
-        scheduler().add(lease)
-        return lease
+        keys = (self._main, self._meta_key, self._line_key, self._tickets_key)
+        ticket = Eval(_TICKET, keys, (member, self._lease_ms))
+        return _line.start_ticket(self._client, ticket, self.lease, sent, self._wait_prefix, self._lease_ms,
+                                  kind=self._kind, name=self.key)
 
     # -- public API ---------------------------------------------------------
 

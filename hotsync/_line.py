@@ -1,0 +1,50 @@
+"""The fair line shared by ``Lock(fair=True)`` and ``Semaphore(fair=True)``.
+
+Both keep a FIFO line (zset waiter -> arrival number) whose places are leased
+tickets (zset waiter -> ticket deadline), and wake a waiter by pushing its own
+wake-up list, ``<wait prefix><waiter id>``.  Releases push those lists inside
+their scripts; the two helpers here are for the paths that learn whom to wake
+from a script's reply (a waiter leaving the line, a ticket renewal that finds
+the lock or a permit free, a forced release).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ._ops import Batch, Cmd, Eval
+from ._renewal import Lease, scheduler
+
+__all__ = ["wake", "start_ticket"]
+
+
+def wake(prefix: str, waiters: Iterable[bytes | str], ttl_ms: int) -> Batch:
+    """One round trip that pushes each waiter's wake-up list (kept ``ttl_ms``)."""
+    calls: list[Cmd] = []
+    for w in waiters:
+        key = prefix + (w.decode() if isinstance(w, bytes) else str(w))
+        calls += [Cmd(("LPUSH", key, "1")), Cmd(("PEXPIRE", key, ttl_ms))]
+    return Batch(tuple(calls))
+
+
+def start_ticket(
+    client: Any, ticket: Eval, ttl: float, sent: float, prefix: str, wake_ms: int, *, kind: str, name: str
+) -> Lease:
+    """Keep a waiter's place in line alive while it waits.
+
+    ``ticket`` is the renewal script call; its reply is ``{0}`` (no longer in line)
+    or ``{1, waiter...}`` (renewed; the waiters listed are woken, the way a line
+    whose head died moves on without anyone releasing).  A lost ticket only costs
+    the place in line: the next acquire round joins again.  Woken lists are
+    kept ``wake_ms``.
+    """
+
+    def check(reply: Any) -> bool:
+        if reply[0] == 1 and len(reply) > 1:
+            client.perform(wake(prefix, reply[1:], wake_ms))
+        return reply[0] == 1
+
+    lease = Lease(client, ticket, ttl, sent, lambda reason: None, check=check, kind=kind, name=name)
+    scheduler().add(lease)
+    return lease
