@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -28,3 +29,18 @@ def same(std_fn: Callable[[], Any], hot_fn: Callable[[], Any], *, ignore_message
     else:
         assert std == hot
     return std
+
+
+def in_another_thread(std_fn: Callable[[], Any], hot_fn: Callable[[], Any]) -> tuple[Any, Any]:
+    """The outcomes of both calls, made one after the other in a second thread."""
+    results: dict[str, Any] = {}
+
+    def run() -> None:
+        results["std"] = outcome(std_fn)
+        results["hot"] = outcome(hot_fn)
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(10)
+    assert not t.is_alive(), "the other thread is still blocked"
+    return results["std"], results["hot"]

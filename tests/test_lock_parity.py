@@ -8,7 +8,7 @@ import pytest
 
 import hotsync
 
-from ._parity import outcome, same
+from ._parity import in_another_thread, same
 
 
 
@@ -82,33 +82,17 @@ def test_another_thread_cannot_take_a_held_lock(client, kind):
     std, hot = getattr(threading, kind)(), getattr(hotsync, kind)("t", client)
     std.acquire()
     hot.acquire()
-    results = {}
-
-    def other():
-        results["std"] = outcome(lambda: std.acquire(timeout=0.05))
-        results["hot"] = outcome(lambda: hot.acquire(timeout=0.05))
-
-    t = threading.Thread(target=other)
-    t.start()
-    t.join(10)
-    assert results["std"] == results["hot"] == ("ok", False)
+    std_got, hot_got = in_another_thread(lambda: std.acquire(timeout=0.05), lambda: hot.acquire(timeout=0.05))
+    assert std_got == hot_got == ("ok", False)
 
 
 def test_rlock_release_from_another_thread_raises_like_threading(client):
     std, hot = threading.RLock(), hotsync.RLock("rt", client)
     std.acquire()
     hot.acquire()
-    results = {}
-
-    def other():
-        results["std"] = outcome(std.release)
-        results["hot"] = outcome(hot.release)
-
-    t = threading.Thread(target=other)
-    t.start()
-    t.join(10)
-    assert results["std"] == (RuntimeError, "cannot release un-acquired lock")
-    assert issubclass(results["hot"][0], RuntimeError) and results["hot"][1] == results["std"][1]
+    std_got, hot_got = in_another_thread(std.release, hot.release)
+    assert std_got == (RuntimeError, "cannot release un-acquired lock")
+    assert issubclass(hot_got[0], RuntimeError) and hot_got[1] == std_got[1]
     assert hot.owned()
 
 
@@ -116,11 +100,8 @@ def test_lock_may_be_released_by_another_thread_as_in_threading(client):
     std, hot = threading.Lock(), hotsync.Lock("x", client)
     std.acquire()
     hot.acquire()
-    results = {}
-    t = threading.Thread(target=lambda: results.update(std=outcome(std.release), hot=outcome(hot.release)))
-    t.start()
-    t.join(10)
-    assert results["std"] == results["hot"] == ("ok", None)
+    std_got, hot_got = in_another_thread(std.release, hot.release)
+    assert std_got == hot_got == ("ok", None)
 
 
 def test_other_object_on_the_same_key_cannot_release(client):

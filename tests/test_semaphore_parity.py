@@ -9,7 +9,7 @@ import pytest
 
 import hotsync
 
-from ._parity import outcome, same
+from ._parity import in_another_thread, same
 
 
 
@@ -140,16 +140,8 @@ def test_another_thread_waits_for_a_permit_as_in_threading(client, kind):
     std, hot = pair(kind, client, 1)
     std.acquire()
     hot.acquire()
-    results = {}
-
-    def other():
-        results["std"] = outcome(lambda: std.acquire(timeout=0.05))
-        results["hot"] = outcome(lambda: hot.acquire(timeout=0.05))
-
-    t = threading.Thread(target=other)
-    t.start()
-    t.join(10)
-    assert results["std"] == results["hot"] == ("ok", False)
+    std_got, hot_got = in_another_thread(lambda: std.acquire(timeout=0.05), lambda: hot.acquire(timeout=0.05))
+    assert std_got == hot_got == ("ok", False)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -157,11 +149,8 @@ def test_a_permit_may_be_released_by_another_thread_as_in_threading(client, kind
     std, hot = pair(kind, client, 1)
     std.acquire()
     hot.acquire()
-    results = {}
-    t = threading.Thread(target=lambda: results.update(std=outcome(std.release), hot=outcome(hot.release)))
-    t.start()
-    t.join(10)
-    assert results["std"] == results["hot"] == ("ok", None)
+    std_got, hot_got = in_another_thread(std.release, hot.release)
+    assert std_got == hot_got == ("ok", None)
     assert same(lambda: std.acquire(False), lambda: hot.acquire(False)) == ("ok", True)
 
 
