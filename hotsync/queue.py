@@ -83,7 +83,7 @@ from .client import HotClient, default_client
 from .codecs import Codec, get_codec
 from redis.exceptions import NoScriptError
 
-from .exceptions import ConfigConflictError, Empty, Full, OutcomeUnknownError, ScriptReplyError, ShutDown
+from .exceptions import ConfigConflictError, Empty, Full, OutcomeUnknownError, ShutDown
 from ._queue_stats import QueueStatistics, read_statistics
 
 __all__ = ["Queue", "LifoQueue", "PriorityQueue", "SetQueue", "LifoSetQueue", "Message", "DeadLetter",
