@@ -21,13 +21,18 @@ Lock / RLock
 ``K``                 hash     owner -> depth, ``@owner`` -> last request id;
                                TTL = lease; deleted on the last release
 ``{K}:fence``         hash     ``n`` fencing counter, ``seq`` line counter,
-                               ``last`` id of the last release.  The one key a
-                               lock keeps while idle (documented counter).
+                               ``last`` id of the last release, ``hungry``
+                               ``<lease>#<req>#<owner>``: the acquire call the
+                               next release grants to.  The one key a lock
+                               keeps while idle (documented counter).
 ``{K}:waiters``       zset     unfair waiter -> deadline; TTL = longest wait
 ``{K}:signal``        list     wake-ups for unfair waiters; TTL = lease
-``{K}:line``          zset     fair waiter -> arrival number; TTL = ticket lease
-``{K}:tickets``       zset     fair waiter -> ticket deadline; same TTL
-``{K}:w:<owner>``     list     wake-up of one fair waiter; TTL = ticket lease
+``{K}:line``          zset     ``<req>#<owner>`` (one acquire call) -> arrival
+                               number; TTL = ticket lease
+``{K}:tickets``       zset     ``<req>#<owner>`` -> ticket deadline; same TTL
+``{K}:w:<id>``         list     wake-up of one waiting acquire call (``<id>`` =
+                               ``<req>#<owner>``): ``1``, or ``g<token>`` when a
+                               release granted it the lock; TTL = lease
 ====================  =======  ==============================================
 
 Other primitives document their keys in their module and in their Lua headers;

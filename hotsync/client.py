@@ -13,8 +13,9 @@ from the redis-py connection pool, so that:
   the client's ``socket_timeout`` (a ``BLPOP key 7`` on a default redis-py 8
   client fails after ~59 s), and lease renewals give up in time;
 * replies are raw bytes regardless of ``decode_responses``;
-* a few idle connections are kept out of the pool (single node, unbounded pool
-  only: a small or blocking one is left alone for the caller's client): taking
+* a few idle connections (at most 4) are kept out of the pool (single node, and
+  a plain pool of at least 100 connections, redis-py 8's default: a smaller or
+  blocking one is left alone for the caller's client): taking
   one from redis-py 8's pool and giving it back costs ~10 us, a seventh of a
   loopback round trip.  An idle connection whose socket has anything to read
   (the server closed it) is reconnected before use, as the pool would; a
@@ -187,13 +188,14 @@ class HotClient:
     # -- low level I/O -----------------------------------------------------
 
     def _may_keep_idle(self) -> bool:
-        """Idle connections only on one node whose pool is, in effect, unbounded: held
+        """Idle connections only on one node whose pool is a plain one of at least 100
+        connections (redis-py 8's default; the 4 kept idle are at most 4% of it): held
         out of a small or blocking pool they would starve the redis-py client shared
         with the caller (a ``BlockingConnectionPool(max_connections=2)`` would block)."""
         if self._cluster:
             return False
         pool = self.redis.connection_pool
-        return not isinstance(pool, redis.BlockingConnectionPool) and pool.max_connections >= 1000
+        return not isinstance(pool, redis.BlockingConnectionPool) and pool.max_connections >= 100
 
     def _socket_timeout(self) -> float | None:
         pool = self._pool_for(None)

@@ -29,9 +29,11 @@ __all__ = ["Lock", "RLock", "LockStatistics", "Holder"]
 
 _ACQUIRE = script("lock_acquire")
 # starvation mode of unfair locks (lock_acquire.lua): a waiter that has waited this
-# long (s) claims the next release, which hands it the lock for up to _HANDOFF_MS
+# long (s) claims the next release, which grants it the lock directly; it blocks at
+# most _HUNGRY_ROUND (s) per round, so a claimant that died holds a grant at most
+# that long (plus 1 s of registration slack)
 _HUNGRY = 0.001
-_HANDOFF_MS = 50
+_HUNGRY_ROUND = 1.0
 _ACQUIRE_FAIR = script("lock_acquire_fair")
 _RELEASE = script("lock_release")
 _RENEW = script("lock_renew")
@@ -187,69 +189,131 @@ class _LockBase:
     # -- the operations, written once (see hotsync._ops) ------------------
 
     def _acquire_ops(self, owner: str, req: str, blocking: bool, timeout: float | None) -> Ops:
+        """Acquire; returns ``(fence, depth, sent, ttl)``: the hold's lease runs ``ttl``
+        seconds from ``sent`` (monotonic), or None when not acquired."""
+        if self.fair:
+            return (yield from self._acquire_fair_ops(owner, req, blocking, timeout))
         deadline = Deadline(timeout if blocking else 0.0)
-        ticket: Lease | None = None
-        waited = hungry = False
+        wake_key = self._wait_key(f"{req}#{owner}")
+        keys = (self._main, self._fence_key, self._waiters_key, wake_key)
+        registered = False
         first = time.monotonic()
         try:
             while True:
                 sent = time.monotonic()
-                if self.fair:
-                    reply = yield Eval(
-                        _ACQUIRE_FAIR,
-                        (self._main, self._fence_key, self._line_key, self._tickets_key),
-                        (owner, req, self._lease_ms, self._lease_ms if blocking else 0),
-                    )
-                else:
-                    register = int((deadline.block_for() + 1.0) * 1000) if blocking else 0
-                    hungry = waited and sent - first > _HUNGRY
-                    reply = yield Eval(
-                        _ACQUIRE,
-                        (self._main, self._fence_key, self._waiters_key),
-                        (owner, req, self._lease_ms, register, 2 if hungry else 1 if waited else 0),
-                    )
-                    waited = waited or (blocking and reply[0] == 0)
+                hungry = registered and sent - first > _HUNGRY
+                # a hungry waiter re-registers every _HUNGRY_ROUND at least: a release
+                # grants it the lock only while it is registered
+                rounds = _HUNGRY_ROUND if hungry else None
+                register = int((deadline.block_for(rounds) + 1.0) * 1000) if blocking else 0
+                reply = yield Eval(
+                    _ACQUIRE, keys, (owner, req, self._lease_ms, register, 2 if hungry else 1 if registered else 0)
+                )
                 if reply[0] == 1:
-                    if ticket is not None:  # the grant took us out of the line already
-                        scheduler().cancel(ticket)
-                        ticket = None
-                    return int(reply[1]), int(reply[2]), sent
+                    registered = False  # the grant took us out of the waiters
+                    return int(reply[1]), int(reply[2]), sent, self.lease
                 if reply[0] != 0:
                     raise ScriptReplyError(f"lock_acquire replied {reply!r} for key {self._main!r}")
                 if not blocking:
                     return None
-                if deadline.expired():
-                    if not self.fair:  # leave the waiters set now rather than at its deadline
-                        yield Cmd(("ZREM", self._waiters_key, owner))
-                    return None
+                registered = True
+                if deadline.expired():  # leave the waiters now rather than at the registration's end
+                    registered = False
+                    return (yield from self._leave(owner, req, None, keep=True))
                 pttl = int(reply[1])
-                bound = pttl / 1000.0 if pttl >= 0 else None
-                if self.fair:
-                    if ticket is None:
-                        ticket = self._start_ticket(owner, sent)
-                    wait_on: tuple[str, ...] = (self._wait_key(owner),)
-                    if int(reply[2]) != 0:
-                        bound = None  # not at the head: the head's release or ticket wakes us
-                elif hungry:  # a release may hand the lock to us by name
-                    wait_on = (self._wait_key(owner), self._signal_key)
-                else:
-                    wait_on = (self._signal_key,)
+                block = deadline.block_for(pttl / 1000.0 if pttl >= 0 else None, rounds)
+                if block < 0.001:
+                    continue
+                if not hungry:
+                    yield Cmd(("BLPOP", self._signal_key, _seconds(block)), block=block)
+                    continue
+                # a hungry waiter is also woken by name: the release it claimed grants it
+                # the lock, for as long as its registration had left (at most its lease)
+                popped = yield Cmd(("BLPOP", wake_key, self._signal_key, _seconds(block)), block=block)
+                if popped is not None and popped[1][:1] == b"g":
+                    ttl = min(self.lease, register / 1000.0)
+                    if sent + ttl - time.monotonic() > ttl / 3:
+                        registered = False
+                        return int(popped[1][1:]), 1, sent, ttl
+                    # too little is known to be left: the next attempt confirms the grant
+                    # (found by our request id) and extends it to a full lease
+        finally:
+            if registered:  # an exception: leave, and pass on a grant we cannot use
+                yield from self._leave(owner, req, None, keep=False)
+
+    def _acquire_fair_ops(self, owner: str, req: str, blocking: bool, timeout: float | None) -> Ops:
+        """FIFO acquire: a place in line (``<req>#<owner>``, one per call) with a
+        leased ticket; the release before ours grants the lock to this call directly
+        and pushes ``g<token>`` to its wake-up list (lock_release.lua)."""
+        deadline = Deadline(timeout if blocking else 0.0)
+        member = f"{req}#{owner}"
+        wake_key = self._wait_key(member)
+        ticket: Lease | None = None
+        in_line = False
+        keys = (self._main, self._fence_key, self._line_key, self._tickets_key, wake_key)
+        try:
+            while True:
+                sent = time.monotonic()
+                reply = yield Eval(_ACQUIRE_FAIR, keys, (owner, req, self._lease_ms, self._lease_ms if blocking else 0))
+                if reply[0] == 1:
+                    in_line = False  # the grant took us out of the line
+                    return int(reply[1]), int(reply[2]), sent, self.lease
+                if reply[0] != 0:
+                    raise ScriptReplyError(f"lock_acquire_fair replied {reply!r} for key {self._main!r}")
+                if not blocking:
+                    return None
+                in_line = True
+                if deadline.expired():
+                    in_line = False
+                    return (yield from self._leave(owner, req, ticket, keep=True))
+                if ticket is None:
+                    ticket = self._start_ticket(member, sent)
+                pttl = int(reply[1])
+                # not at the head: the head's release (or a ticket) wakes us
+                bound = pttl / 1000.0 if pttl >= 0 and int(reply[2]) == 0 else None
                 block = deadline.block_for(bound)
                 if block < 0.001:
                     continue
-                yield Cmd(("BLPOP", *wait_on, _seconds(block)), block=block)
+                popped = yield Cmd(("BLPOP", wake_key, _seconds(block)), block=block)
+                if popped is not None and popped[1][:1] == b"g":
+                    # granted while we waited: the grant lives as long as our ticket had
+                    # left, and we renew it on the ticket's schedule
+                    scheduler().cancel(ticket)
+                    ends, ticket = ticket.deadline, None
+                    if ends - time.monotonic() > self.lease / 3:
+                        in_line = False
+                        return int(popped[1][1:]), 1, ends - self.lease, self.lease
+                    # too little of the ticket is known to be left: confirm the grant
+                    # (the next acquire_fair finds it, by our request id, and extends it)
         finally:
-            if ticket is not None:
-                scheduler().cancel(ticket)
-                reply = yield Eval(_LEAVE, (self._main, self._line_key, self._tickets_key), (owner,))
-                if reply[0] == 1:
-                    yield self._wake(reply[1])
+            if in_line:  # an exception: leave the line, and pass on a grant we cannot use
+                yield from self._leave(owner, req, ticket, keep=False)
+
+    def _leave(self, owner: str, req: str, ticket: Lease | None, *, keep: bool) -> Ops:
+        """Stop waiting: leave the fair line or the unfair waiters.  A grant made to
+        this call meanwhile is kept (returned as from :meth:`_acquire_ops`) or, with
+        ``keep`` false, released to the next waiter."""
+        if ticket is not None:
+            scheduler().cancel(ticket)
+        sent = time.monotonic()
+        reply = yield Eval(
+            _LEAVE,
+            (self._main, self._line_key, self._tickets_key, self._fence_key, self._waiters_key),
+            (req, owner, self._lease_ms),
+        )
+        if reply[0] == 2:
+            if keep:
+                return int(reply[1]), 1, sent, self.lease
+            yield from self._release_ops(owner, _new_id())
+        elif reply[0] == 1:
+            yield self._wake(reply[1])
+        return None
 
     def _release_ops(self, owner: str, req: str) -> Ops:
         reply = yield Eval(
             _RELEASE,
             (self._main, self._fence_key, self._waiters_key, self._signal_key, self._line_key, self._tickets_key),
-            (owner, req, self._lease_ms, _HANDOFF_MS, self._wait_prefix),
+            (owner, req, self._lease_ms, 1, self._wait_prefix),  # 1: starvation mode
         )
         code = reply[0]
         if code == 0:
@@ -296,13 +360,13 @@ class _LockBase:
             self._m_wait[outcome].observe(waited)
             self._m_count[outcome].inc()
             return False
-        fence, depth, sent = result
+        fence, depth, sent, ttl = result
         self._m_wait["acquired"].observe(waited)
         self._m_count["acquired"].inc()
-        self._record_grant(owner, fence, depth, sent)
+        self._record_grant(owner, fence, depth, sent, ttl)
         return True
 
-    def _record_grant(self, owner: str, fence: int, depth: int, sent: float) -> None:
+    def _record_grant(self, owner: str, fence: int, depth: int, sent: float, ttl: float) -> None:
         with self._state:
             hold = self._current_hold()
             if hold is not None and hold.owner == owner and hold.lost is None and hold.pid == os.getpid():
@@ -313,7 +377,7 @@ class _LockBase:
                 hold.lost = hold.lost or "expired"
             hold = _Hold(owner, fence, 1, time.monotonic())
             if self.auto_renew:
-                hold.lease = self._start_lease(hold, sent)
+                hold.lease = self._start_lease(hold, sent, ttl)
             self._set_hold(hold)
         self.lost.clear()
         self._m_token.set(fence)
@@ -321,7 +385,7 @@ class _LockBase:
             self._m_jumps.inc(fence - self._last_fence - 1)
         self._last_fence = fence
 
-    def _start_lease(self, hold: _Hold, sent: float) -> Lease:
+    def _start_lease(self, hold: _Hold, sent: float, ttl: float) -> Lease:
         lease = Lease(
             self._client,
             Eval(_RENEW, (self._main,), (hold.owner, self._lease_ms)),
@@ -331,6 +395,9 @@ class _LockBase:
             kind=self._kind,
             name=self.key,
         )
+        if ttl < self.lease:  # a grant that lives less than a lease: renew it sooner, once
+            lease.deadline = sent + ttl
+            lease.due = sent + ttl / 3
         scheduler().add(lease)
         return lease
 
@@ -540,14 +607,20 @@ class Lock(_LockBase):
         *Fairness.* By default a newcomer may take a just-released lock before
         the woken waiter (barging; fast), but not forever: a waiter that was
         woken and still had to wait (more than 1 ms in all) claims the next
-        release, which hands the lock to it by name and wakes it in the same
-        round trip; everyone else stands back for up to 50 ms (starvation mode,
-        as in Go's ``sync.Mutex``; with 8 contending processes: max/min critical
-        sections per worker 1.01, wait p99 6.8 ms, against 1.30 and 15.9 ms
-        without it).  ``fair=True`` hands the lock over in
-        FIFO order; each waiter's place in line is itself leased, so a waiter that
+        release, which grants the lock to it directly: the release makes that
+        waiter the holder, with a fresh token, and wakes it in the same round
+        trip, so it returns from its wait holding the lock and nobody can barge
+        in between (starvation mode, as in Go's ``sync.Mutex``; with 8
+        contending processes: max/min critical sections per worker 1.03, wait
+        p99 ~5-6 ms, against 1.30 and 15.9 ms without it).  ``fair=True`` serves
+        waiters in FIFO order, each release granting the lock directly to the
+        head of the line; each place in line is itself leased, so a waiter that
         dies leaves the line within one lease.  Fairness holds among callers
         that all use ``fair=True``.
+        *Crashed waiters.* A grant to a waiter that died while waiting lasts
+        only what the waiter's registration had left: at most 2 s for a
+        starving waiter (it re-registers every second), at most one lease for
+        the head of a fair line (its ticket).
         *Clock.* Leases are timed by the Redis server; no host clocks are compared.
         *Fork.* A child process does not inherit holds: ``owned()`` is False there
         and ``release()`` raises.

@@ -2,8 +2,11 @@
 -- as a waiter when it is busy.  Shared by Lock and RLock (unfair mode).
 --
 -- KEYS[1] lock     hash {owner: depth, "@"..owner: last request id}, PEXPIRE = lease
--- KEYS[2] fence    hash {n: fencing counter, seq: line counter, last: last release id}
+-- KEYS[2] fence    hash {n: fencing counter, seq: line counter, last: last release id,
+--                  hungry: "<lease>#<req>#<owner>" of the waiter served next}
 -- KEYS[3] waiters  zset owner -> registration deadline (server ms)
+-- KEYS[4] wake     this call's wake-up list (deleted when the call finds a grant that
+--                  a release made for it: what was pushed there is moot)
 -- ARGV[1] owner    owner id (Lock: one per acquire call; RLock: process+thread)
 -- ARGV[2] req      request id of this acquire call (same value on a retry)
 -- ARGV[3] lease    lease in milliseconds
@@ -12,49 +15,32 @@
 --                  as a waiter; 2: and it has been waiting long (it is "hungry")
 --
 -- Starvation mode (as Go's sync.Mutex): newcomers may barge in, which is fast, but a
--- hungry waiter claims fence.hungry = its owner id (the first claim stands); the next
--- release then hands the free lock to that owner: until fence.hand (server ms) passes,
--- only fence.handto may take it, and everyone else registers as a waiter instead.
+-- hungry waiter claims fence.hungry for this call (the first claim stands); the next
+-- release grants the lock to that call directly (see lock_release), so nobody can
+-- barge in between.
 --
 -- Returns {1, fence, depth} when the caller holds the lock (fence: fencing token of
--- this hold, depth: re-entrancy depth), {0, ms} when it is busy: the holder's pttl,
--- or how long the pending handoff still excludes the caller.
+-- this hold, depth: re-entrancy depth), {0, pttl} when it is busy.  A grant found
+-- already made for this request (a retry, or a release's direct grant) gets at least
+-- `lease` left, so the caller may time its lease from when it sent this call.
 -- Invariant: a retry of an applied call (same req) returns the same grant and never
 -- increments the depth twice; the fencing counter grows only on a free->held grant.
-local lock, fence, waiters = KEYS[1], KEYS[2], KEYS[3]
+local lock, fence, waiters, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local owner, req = ARGV[1], ARGV[2]
 local lease, wait, waited = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local reqf = '@' .. owner
-local now
-local function clock()
-  if not now then
-    local t = redis.call('TIME')
-    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  end
-  return now
-end
+local claim = ARGV[3] .. '#' .. req .. '#' .. owner
 
 local mine = redis.call('HMGET', lock, reqf, owner)
 if mine[1] == req then
+  if redis.call('PTTL', lock) < lease then
+    redis.call('PEXPIRE', lock, lease)
+  end
+  redis.call('DEL', wake)
   return {1, tonumber(redis.call('HGET', fence, 'n')), tonumber(mine[2])}
 end
 
-local free = not mine[2] and redis.call('EXISTS', lock) == 0
-local hold = -1 -- ms the caller must still stand back for a handoff to someone else
-local hungry
-if free then
-  local h = redis.call('HMGET', fence, 'hand', 'handto', 'hungry')
-  hungry = h[3]
-  if h[1] then
-    if h[2] ~= owner and tonumber(h[1]) > clock() then
-      hold, free = tonumber(h[1]) - clock(), false
-    else
-      redis.call('HDEL', fence, 'hand', 'handto')
-    end
-  end
-end
-
-if mine[2] or free then
+if mine[2] or redis.call('EXISTS', lock) == 0 then
   local depth = 1
   local n
   if mine[2] then
@@ -71,23 +57,22 @@ if mine[2] or free then
   end
   if waited > 0 then
     redis.call('ZREM', waiters, owner)
-  end
-  if hungry == owner then
-    redis.call('HDEL', fence, 'hungry')
+    if waited == 2 and redis.call('HGET', fence, 'hungry') == claim then
+      redis.call('HDEL', fence, 'hungry')
+    end
   end
   return {1, n, depth}
 end
 
 if waited == 2 then
-  redis.call('HSETNX', fence, 'hungry', owner)
+  redis.call('HSETNX', fence, 'hungry', claim)
 end
 if wait > 0 then
-  redis.call('ZADD', waiters, clock() + wait, owner)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZADD', waiters, now + wait, owner)
   if redis.call('PTTL', waiters) < wait then
     redis.call('PEXPIRE', waiters, wait)
   end
-end
-if hold >= 0 then
-  return {0, hold}
 end
 return {0, redis.call('PTTL', lock)}

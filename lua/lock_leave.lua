@@ -1,15 +1,35 @@
--- lock_leave: a fair waiter gives up (timeout, interrupt): leave the line, and
--- report the new head when the lock is free so that the caller wakes it.
+-- lock_leave: a waiter gives up (timeout, interrupt): leave the fair line or the
+-- unfair waiters (and drop its claim on the next release), and report the new head
+-- of the line when the lock is free so that the caller wakes it.  A release may
+-- have granted the lock to this very call meanwhile (lock_release's direct grant):
+-- then the caller decides to keep it or release it.
 --
--- KEYS[1] lock     hash (only its existence is read)
--- KEYS[2] line     zset owner -> arrival sequence
--- KEYS[3] tickets  zset owner -> ticket deadline (server ms)
--- ARGV[1] owner    owner id of the waiter
+-- KEYS[1] lock     hash {owner: depth, "@"..owner: last request id}
+-- KEYS[2] line     zset "<req>#<owner>" -> arrival sequence
+-- KEYS[3] tickets  zset "<req>#<owner>" -> ticket deadline (server ms)
+-- KEYS[4] fence    hash {n: fencing counter, hungry: claim of the next release, ...}
+-- KEYS[5] waiters  zset owner -> registration deadline (unfair waiters)
+-- ARGV[1] req      request id of the acquire call that gives up
+-- ARGV[2] owner    its owner id
+-- ARGV[3] lease    its lease in milliseconds (a kept grant gets at least this)
 --
--- Returns {0} (nobody to wake) or {1, head}: the caller should wake `head`.
-local lock, line, tickets, owner = KEYS[1], KEYS[2], KEYS[3], ARGV[1]
-redis.call('ZREM', line, owner)
-redis.call('ZREM', tickets, owner)
+-- Returns {0} (nobody to wake), {1, head}: the caller should wake `head`, or
+-- {2, fence}: the call was granted the lock (fencing token `fence`, depth 1).
+local lock, line, tickets, fence, waiters = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local req, owner, lease = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local member = req .. '#' .. owner
+redis.call('ZREM', line, member)
+redis.call('ZREM', tickets, member)
+redis.call('ZREM', waiters, owner)
+if redis.call('HGET', fence, 'hungry') == ARGV[3] .. '#' .. member then
+  redis.call('HDEL', fence, 'hungry')
+end
+if redis.call('HGET', lock, '@' .. owner) == req then
+  if redis.call('PTTL', lock) < lease then
+    redis.call('PEXPIRE', lock, lease)
+  end
+  return {2, tonumber(redis.call('HGET', fence, 'n'))}
+end
 if redis.call('EXISTS', lock) == 0 then
   local head = redis.call('ZRANGE', line, 0, 0)[1]
   if head then

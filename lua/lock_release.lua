@@ -1,33 +1,52 @@
 -- lock_release: leave one level of a hold, atomically; on the last level free the
--- lock and wake the next waiter (the head of the FIFO line if there is one, else one
--- unfair waiter through the signal list).
+-- lock and pass it on, in this order: grant it to the unfair waiter that claimed
+-- the next release (starvation mode, see lock_acquire), else to the head of the
+-- FIFO line; and wake one unfair waiter through the signal list.
+--
+-- Direct grant: the claim ("<lease>#<req>#<owner>") or the head's place in line
+-- ("<req>#<owner>", see lock_acquire_fair) names one acquire call, so the lock
+-- becomes {owner: 1, "@"..owner: req} at once, with a fresh fencing token, and the
+-- call's own wake-up list ("<req>#<owner>") gets "g<token>": the waiter returns
+-- from its BLPOP holding the lock, with no round trip of its own.  The grant lives
+-- as long as the waiter's registration or ticket had left (at most its lease); the
+-- waiter times its lease from what it knows of that, so a waiter that died while
+-- waiting holds the lock no longer than its registration or ticket would have lasted.
 --
 -- KEYS[1] lock     hash {owner: depth, "@"..owner: last request id}
 -- KEYS[2] fence    hash {n, seq, last: request id of the last final release}
 -- KEYS[3] waiters  zset owner -> registration deadline (unfair waiters)
 -- KEYS[4] signal   list; one element wakes one unfair waiter
--- KEYS[5] line     zset owner -> arrival sequence (fair waiters)
--- KEYS[6] tickets  zset owner -> ticket deadline (fair waiters)
+-- KEYS[5] line     zset "<req>#<owner>" -> arrival sequence (fair waiters)
+-- KEYS[6] tickets  zset "<req>#<owner>" -> ticket deadline (fair waiters)
 -- ARGV[1] owner    owner id
 -- ARGV[2] req      request id of this release call (same value on a retry)
 -- ARGV[3] sigttl   milliseconds a pushed wake-up signal may wait to be taken
--- ARGV[4] handoff  milliseconds a release that finds a hungry waiter (fence.hungry,
---                  see lock_acquire) reserves the free lock for that waiter
--- ARGV[5] wprefix  name of a waiter's own wake-up list, less its owner id: the head of
---                  the fair line, or the hungry waiter, is woken here (LPUSH, PEXPIRE
---                  sigttl), in the same round trip.  The list shares the lock's hash
---                  tag, hence its cluster slot.
+-- ARGV[4] starve   '1': starvation mode, grant the lock to the call that claimed
+--                  fence.hungry (see lock_acquire); anything else: ignore the claim
+-- ARGV[5] wprefix  name of a waiter's own wake-up list, less its id (the hungry
+--                  waiter's owner id; the fair head's place in line): pushed here
+--                  (LPUSH, PEXPIRE sigttl) in the same round trip.  The lists share
+--                  the lock's hash tag, hence its cluster slot.
 --
--- Returns {1, depth_left} released (the head of the fair line, if any, woken),
+-- Returns {1, depth_left} released (the head of the fair line, if any, granted),
 -- {2, depth_left} this request was already applied (a retry),
 -- {0} the caller does not hold the lock.
 local lock, fence, waiters, signal, line, tickets = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local owner, req, sigttl, handoff = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4] or '0')
+local owner, req, sigttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local reqf = '@' .. owner
-local function wake(waiter)  -- push a waiter's own wake-up list
+local starve = ARGV[4] == '1'
+local function wake(waiter, what)  -- push a waiter's own wake-up list
   local key = ARGV[5] .. waiter
-  redis.call('LPUSH', key, '1')
+  redis.call('LPUSH', key, what or '1')
   redis.call('PEXPIRE', key, sigttl)
+end
+local granted = false
+local function grant(holder, hreq, ttl, member)  -- hand the free lock to a waiting call
+  local n = redis.call('HINCRBY', fence, 'n', 1)
+  redis.call('HSET', lock, holder, 1, '@' .. holder, hreq)
+  redis.call('PEXPIRE', lock, ttl)
+  wake(member, 'g' .. n)
+  granted = true
 end
 
 local mine = redis.call('HMGET', lock, reqf, owner)
@@ -55,17 +74,26 @@ end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now)
+local claim = starve and redis.call('HGET', fence, 'hungry')
+if claim then
+  redis.call('HDEL', fence, 'hungry')
+  local a = string.find(claim, '#', 1, true)
+  local b = a and string.find(claim, '#', a + 1, true)
+  local holder = b and string.sub(claim, b + 1)
+  -- still registered (ended registrations were just dropped): a waiter that died
+  -- gets the lock only until its registration would have ended, at most one lease
+  local reg = holder and tonumber(redis.call('ZSCORE', waiters, holder))
+  if reg then
+    local hreq = string.sub(claim, a + 1, b - 1)
+    grant(holder, hreq, math.min(tonumber(string.sub(claim, 1, a - 1)), reg - now), hreq .. '#' .. holder)
+    redis.call('ZREM', waiters, holder)
+  end
+end
 if redis.call('ZCARD', waiters) > 0 then
-  -- the shared signal wakes one waiter even when the lock goes to a hungry one: should
-  -- that one be gone, the woken waiter retries once the handoff window has passed
+  -- one unfair waiter wakes, to claim the next release if it has waited long; pushed
+  -- after the grant's own list, which a hungry waiter blocked on both pops first
   redis.call('LPUSH', signal, '1')
   redis.call('PEXPIRE', signal, sigttl)
-  local hungry = redis.call('HGET', fence, 'hungry')
-  if hungry and handoff > 0 then
-    redis.call('HDEL', fence, 'hungry')
-    redis.call('HSET', fence, 'hand', now + handoff, 'handto', hungry)
-    wake(hungry)
-  end
 end
 local dead = redis.call('ZRANGEBYSCORE', tickets, '-inf', now, 'LIMIT', 0, 100)
 for i = 1, #dead do
@@ -73,7 +101,17 @@ for i = 1, #dead do
   redis.call('ZREM', tickets, dead[i])
 end
 local head = redis.call('ZRANGE', line, 0, 0)[1]
-if head then
-  wake(head)
+if not head then
+  return {1, 0}
 end
+local sep = string.find(head, '#', 1, true)
+local ends = tonumber(redis.call('ZSCORE', tickets, head))
+if granted or not sep or not ends or ends <= now then
+  wake(head)  -- the lock went to a hungry waiter: the head tries after it
+  return {1, 0}
+end
+local hreq = string.sub(head, 1, sep - 1)
+grant(string.sub(head, sep + 1), hreq, ends - now, head)
+redis.call('ZREM', line, head)
+redis.call('ZREM', tickets, head)
 return {1, 0}

@@ -48,10 +48,10 @@ def hold_permit_and_wait(url, prefix, key, lease, ready_key, kind="Lock", fair=F
     time.sleep(3600)
 
 
-def wait_in_line(url, prefix, key, lease, ready_key):
-    """Join a fair lock's line, report, and block there (to be SIGKILLed)."""
+def wait_in_line(url, prefix, key, lease, ready_key, fair=True):
+    """Wait for a lock (in a fair lock's line), report, and block there (to be SIGKILLed)."""
     c = _client(url, prefix)
-    lock = hotsync.Lock(key, c, lease=lease, fair=True)
+    lock = hotsync.Lock(key, c, lease=lease, fair=fair)
     c.redis.set(f"{prefix}{ready_key}", "1")
     lock.acquire()
     c.redis.set(f"{prefix}{ready_key}:acquired", "1")

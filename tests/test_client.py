@@ -195,3 +195,15 @@ def test_a_small_shared_pool_is_not_drained_by_idle_connections(redis_url, prefi
         pool.release(conn)
     assert shared.get(f"{prefix}n") == b"4"
     pool.disconnect()
+
+
+def test_idle_connections_are_kept_only_out_of_a_large_plain_pool(redis_url, prefix):
+    # redis-py 8's default pool (100 connections) gets them; a smaller one you share does not
+    c = hotsync.HotClient.from_url(redis_url, metrics=False)
+    c.command("GET", f"{prefix}k")
+    assert c.redis.connection_pool.max_connections == 100 and c._idle is not None and len(c._idle) == 1
+    c.close()
+    small = hotsync.HotClient(client=redis.Redis.from_url(redis_url, max_connections=20), metrics=False)
+    small.command("GET", f"{prefix}k")
+    assert small._idle is None
+    small.close()

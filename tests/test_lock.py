@@ -276,53 +276,63 @@ def test_repr_does_no_io(client):
     assert repr(lock) == "<hotsync.Lock key='repr' fair lease=30s unheld>"
 
 
-def test_starvation_mode_hands_a_released_lock_to_the_hungry_waiter_by_name(client, raw, prefix):
-    # the protocol of lock_acquire / lock_release, step by step (threads would race)
+def test_starvation_mode_grants_a_released_lock_to_the_hungry_waiter(client, raw):
+    # the protocol of lock_acquire / lock_release / lock_leave, step by step (threads would race)
     from hotsync import lock as lock_mod
 
     lk = hotsync.Lock(key="starve", client=client)
-    keys = (lk._main, lk._fence_key, lk._waiters_key)
     rel_keys = (lk._main, lk._fence_key, lk._waiters_key, lk._signal_key, lk._line_key, lk._tickets_key)
 
     def attempt(owner, waited):
-        return client.run_script(lock_mod._ACQUIRE, keys, (owner, f"{owner}-{waited}-{time.monotonic()}", 30000, 5000,
-                                                          waited), idempotent=False)
+        keys = (lk._main, lk._fence_key, lk._waiters_key, lk._wait_key(f"r{owner}#{owner}"))
+        return client.run_script(lock_mod._ACQUIRE, keys, (owner, f"r{owner}", 30000, 5000, waited),
+                                 idempotent=False)
 
     def release(owner, req):
-        return client.run_script(lock_mod._RELEASE, rel_keys, (owner, f"r-{req}", 30000, 50, lk._wait_prefix),
+        return client.run_script(lock_mod._RELEASE, rel_keys, (owner, f"x{req}", 30000, 1, lk._wait_prefix),
                                  idempotent=False)
 
     # no hungry waiter: a newcomer may barge in after a release (the fast, unfair path)
     assert attempt("h", 0)[0] == 1
     assert attempt("w", 1)[0] == 0
     release("h", 1)
+    assert raw.lrange(lk._signal_key, 0, -1) == [b"1"]  # one waiter woken, nothing granted
+    raw.delete(lk._signal_key)
     assert attempt("n", 0)[0] == 1
-    # a waiter that has waited long claims the next release; the first claim stands
+    # a waiter that has waited long claims the next release for this call; the first claim stands
     assert attempt("w", 2)[0] == 0
     assert attempt("v", 2)[0] == 0
-    assert raw.hget(lk._fence_key, "hungry") == b"w"
+    assert raw.hget(lk._fence_key, "hungry") == b"30000#rw#w"
     release("n", 2)
-    assert raw.hmget(lk._fence_key, "handto", "hungry") == [b"w", None]
-    assert raw.lrange(lk._wait_key("w"), 0, -1) == [b"1"]  # woken by name, in the release's round trip
-    for other, waited in (("x", 0), ("v", 1), ("v", 2)):  # newcomers and other waiters stand back...
-        busy = attempt(other, waited)
-        assert busy[0] == 0 and 0 < busy[1] <= 50, (other, busy)
-    assert not raw.exists(lk._main)
-    assert attempt("w", 1)[0] == 1  # ...and the hungry waiter gets it
-    assert raw.hmget(lk._fence_key, "hand", "handto") == [None, None]
+    # the claimant holds the lock at once, under its request id, for what its registration had left
+    assert raw.hgetall(lk._main) == {b"w": b"1", b"@w": b"rw"}
+    assert 3000 < raw.pttl(lk._main) <= 5000
+    assert raw.lrange(lk._wait_key("rw#w"), 0, -1) == [b"g3"]  # token 3, pushed to this call only
+    assert raw.hget(lk._fence_key, "hungry") is None and raw.zscore(lk._waiters_key, "w") is None
+    assert raw.lrange(lk._signal_key, 0, -1) == [b"1"]  # and v is woken, to claim the next one
+    assert attempt("x", 0)[0] == 0  # newcomers cannot take it
+    # the waiter may learn of the grant by retrying: same token, and a full lease
+    assert attempt("w", 2) == [1, 3, 1]
+    assert raw.pttl(lk._main) > 29000 and not raw.exists(lk._wait_key("rw#w"))
+    assert attempt("v", 2)[0] == 0
     release("w", 3)
-    # "v" claimed hungry while the lock was handed to "w": served next
-    assert raw.hget(lk._fence_key, "handto") == b"v"
-    assert attempt("h", 0)[0] == 0
-    assert attempt("v", 1)[0] == 1
+    assert raw.hget(lk._main, "@v") == b"rv"
     release("v", 4)
-    # the reservation is short: if its owner never comes, the others may take the lock
+    # a claimant that is no longer registered (it died; its registration ended) is passed over
     assert attempt("h", 0)[0] == 1
     assert attempt("z", 2)[0] == 0
+    raw.zrem(lk._waiters_key, "z")
     release("h", 5)
-    assert attempt("y", 0)[0] == 0
-    time.sleep(0.06)
-    assert attempt("y", 0)[0] == 1
+    assert not raw.exists(lk._main) and raw.hget(lk._fence_key, "hungry") is None
+    # a claimant that gives up takes its claim and registration with it
+    assert attempt("h", 0)[0] == 1
+    assert attempt("y", 2)[0] == 0
+    leave = client.run_script(lock_mod._LEAVE, (lk._main, lk._line_key, lk._tickets_key, lk._fence_key,
+                                                lk._waiters_key), ("ry", "y", 30000), idempotent=False)
+    assert leave == [0]
+    assert raw.hget(lk._fence_key, "hungry") is None and raw.zscore(lk._waiters_key, "y") is None
+    release("h", 6)
+    assert not raw.exists(lk._main)
 
 
 def test_a_waiter_woken_after_a_long_wait_tells_the_script_it_is_hungry(client, monkeypatch):
@@ -351,22 +361,62 @@ def test_a_waiter_woken_after_a_long_wait_tells_the_script_it_is_hungry(client, 
     assert mine[0] == 0 and mine[-1] == 2, sent  # first attempt: a newcomer; after the wait: hungry
 
 
-@pytest.mark.timeout(30)
-def test_a_dead_hungry_claimant_delays_the_other_waiters_only_by_the_handoff_window(client):
-    # a waiter that claimed the next release and then died (or gave up) must not leave
-    # the lock free with everyone else asleep until the holder's lease would have ended
+def test_fair_release_grants_the_lock_to_the_head_of_the_line_directly(client, raw):
+    # the protocol of lock_acquire_fair / lock_release / lock_leave, step by step
     from hotsync import lock as lock_mod
 
-    holder = hotsync.Lock(key="ghost", client=client)  # lease 30 s
-    holder.acquire()
-    keys = (holder._main, holder._fence_key, holder._waiters_key)
-    assert client.run_script(lock_mod._ACQUIRE, keys, ("ghost-owner", "g1", 30000, 5000, 2), idempotent=False)[0] == 0
-    got = []
-    waiter = threading.Thread(target=lambda: got.append(hotsync.Lock(key="ghost", client=client).acquire(timeout=20)))
-    waiter.start()
-    time.sleep(0.2)  # the waiter is registered and blocked on the shared signal
-    start = time.monotonic()
-    holder.release()  # handed to "ghost-owner", who never comes
-    waiter.join(20)
-    assert got == [True]
-    assert time.monotonic() - start < 1.0
+    lk = hotsync.Lock(key="grant", client=client, fair=True)
+    rel_keys = (lk._main, lk._fence_key, lk._waiters_key, lk._signal_key, lk._line_key, lk._tickets_key)
+
+    def attempt(owner, req, ticket=30000):
+        keys = (lk._main, lk._fence_key, lk._line_key, lk._tickets_key, lk._wait_key(f"{req}#{owner}"))
+        return client.run_script(lock_mod._ACQUIRE_FAIR, keys, (owner, req, 30000, ticket), idempotent=False)
+
+    def release(owner, req):
+        return client.run_script(lock_mod._RELEASE, rel_keys, (owner, req, 30000, 1, lk._wait_prefix),
+                                 idempotent=False)
+
+    def leave(owner, req):
+        return client.run_script(lock_mod._LEAVE, (lk._main, lk._line_key, lk._tickets_key, lk._fence_key,
+                                                   lk._waiters_key), (req, owner, 30000), idempotent=False)
+
+    assert attempt("h", "r1")[0] == 1
+    assert attempt("a", "r2")[:1] == [0] and attempt("b", "r3")[:1] == [0]
+    raw.zadd(lk._tickets_key, {"r2#a": int(raw.time()[0] * 1000) + 5000})  # a's ticket: ~5 s left
+    assert release("h", "x1") == [1, 0]
+    # the head owns the lock at once, under its request id, for what its ticket had left
+    assert raw.hgetall(lk._main) == {b"a": b"1", b"@a": b"r2"}
+    assert 3000 < raw.pttl(lk._main) <= 5000
+    assert raw.zrange(lk._line_key, 0, -1) == [b"r3#b"]
+    assert raw.lrange(lk._wait_key("r2#a"), 0, -1) == [b"g2"]  # token 2, pushed to this call only
+    # the waiter may learn of the grant by retrying: same token, and a full lease
+    assert attempt("a", "r2") == [1, 2, 1]
+    assert raw.pttl(lk._main) > 29000 and not raw.exists(lk._wait_key("r2#a"))
+    # a newcomer cannot take it; b is granted next, and may give up after the grant:
+    busy = attempt("n", "r4", ticket=0)
+    assert busy[0] == 0 and busy[2] == -1
+    assert release("a", "x2") == [1, 0]
+    assert raw.hget(lk._main, "@b") == b"r3"
+    assert leave("b", "r3") == [2, 3]  # the grant is reported, to be kept or released
+    assert leave("n", "r4") == [0]
+
+
+def test_a_fair_waiter_that_gives_up_after_a_grant_keeps_it_or_passes_it_on(client, raw):
+    from hotsync import lock as lock_mod
+
+    lk = hotsync.Lock(key="grant2", client=client, fair=True)
+    keys = lambda owner, req: (lk._main, lk._fence_key, lk._line_key, lk._tickets_key,  # noqa: E731
+                               lk._wait_key(f"{req}#{owner}"))
+    holder = hotsync.Lock(key="grant2", client=client, fair=True)
+    assert holder.acquire()
+    for owner, req in (("a", "ra"), ("b", "rb")):
+        assert client.run_script(lock_mod._ACQUIRE_FAIR, keys(owner, req), (owner, req, 30000, 30000),
+                                 idempotent=False)[0] == 0
+    holder.release()
+    assert raw.hget(lk._main, "@a") == b"ra"
+    # an acquire that raised while waiting leaves the line and releases the grant: b gets it
+    assert client.drive(lk._leave("a", "ra", None, keep=False)) is None
+    assert raw.hget(lk._main, "@b") == b"rb" and raw.hget(lk._main, "a") is None
+    # a timed-out acquire keeps a grant it finds: (token, depth, sent, lease)
+    kept = client.drive(lk._leave("b", "rb", None, keep=True))
+    assert kept[:2] == (3, 1) and kept[3] == lk.lease

@@ -59,3 +59,24 @@ def test_sigkilled_fair_waiter_does_not_block_the_line(client, raw, prefix, redi
     assert time.monotonic() - start_wait <= lease + 1.5
     assert raw.get(f"{prefix}ghost:acquired") is None
     nxt.release()
+
+
+def test_sigkilled_hungry_waiter_holds_a_grant_no_longer_than_its_registration(client, raw, prefix, redis_url):
+    from hotsync import lock as lock_mod
+
+    holder = hotsync.Lock("starved", client)  # lease 30 s
+    holder.acquire()
+    ghost = start(_workers.wait_in_line, redis_url, prefix, "starved", 30.0, "ghost", False)
+    wait_for(lambda: raw.zcard(holder._waiters_key) == 1, 60, "ghost waiting")
+    raw.lpush(holder._signal_key, "1")  # wake it: its next attempt is hungry and claims the next release
+    wait_for(lambda: raw.hget(holder._fence_key, "hungry") is not None, 60, "ghost's claim")
+    kill9(ghost)
+    holder.release()  # granted to the ghost, who never comes
+    assert raw.exists(holder._main) and raw.hget(holder._fence_key, "hungry") is None
+    start_wait = time.monotonic()
+    nxt = hotsync.Lock("starved", client)
+    assert nxt.acquire(timeout=10)
+    # the ghost registered for one hungry round plus 1 s of slack: the grant ends with it
+    assert time.monotonic() - start_wait <= lock_mod._HUNGRY_ROUND + 1.0 + 0.5
+    assert raw.get(f"{prefix}ghost:acquired") is None
+    nxt.release()
