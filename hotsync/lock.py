@@ -29,9 +29,9 @@ __all__ = ["Lock", "RLock", "LockStatistics", "Holder"]
 
 _ACQUIRE = script("lock_acquire")
 # starvation mode of unfair locks (lock_acquire.lua): a waiter that has waited this
-# long (s) claims the next release, which grants it the lock directly; it blocks at
-# most _HUNGRY_ROUND (s) per round, so a claimant that died holds a grant at most
-# that long (plus 1 s of registration slack)
+# long (s) claims the next release (the first claim stands), which grants it the lock
+# directly; the claimant blocks at most _HUNGRY_ROUND (s) per round, so one that died
+# holds a grant at most that long (plus 1 s of registration slack)
 _HUNGRY = 0.001
 _HUNGRY_ROUND = 1.0
 _ACQUIRE_FAIR = script("lock_acquire_fair")
@@ -202,12 +202,14 @@ class _LockBase:
             while True:
                 sent = time.monotonic()
                 hungry = registered and sent - first > _HUNGRY
-                # a hungry waiter re-registers every _HUNGRY_ROUND at least: a release
-                # grants it the lock only while it is registered
-                rounds = _HUNGRY_ROUND if hungry else None
-                register = int((deadline.block_for(rounds) + 1.0) * 1000) if blocking else 0
+                register = int((deadline.block_for() + 1.0) * 1000) if blocking else 0
+                # the claimant of the next release re-registers every _HUNGRY_ROUND at
+                # least: a release grants it the lock only while it is registered
+                claim_register = int((deadline.block_for(_HUNGRY_ROUND) + 1.0) * 1000)
                 reply = yield Eval(
-                    _ACQUIRE, keys, (owner, req, self._lease_ms, register, 2 if hungry else 1 if registered else 0)
+                    _ACQUIRE,
+                    keys,
+                    (owner, req, self._lease_ms, register, 2 if hungry else 1 if registered else 0, claim_register),
                 )
                 if reply[0] == 1:
                     registered = False  # the grant took us out of the waiters
@@ -221,17 +223,18 @@ class _LockBase:
                     registered = False
                     return (yield from self._leave(owner, req, None, keep=True))
                 pttl = int(reply[1])
-                block = deadline.block_for(pttl / 1000.0 if pttl >= 0 else None, rounds)
+                claimant = int(reply[2]) == 1
+                block = deadline.block_for(pttl / 1000.0 if pttl >= 0 else None, _HUNGRY_ROUND if claimant else None)
                 if block < 0.001:
                     continue
-                if not hungry:
+                if not claimant:
                     yield Cmd(("BLPOP", self._signal_key, _seconds(block)), block=block)
                     continue
-                # a hungry waiter is also woken by name: the release it claimed grants it
+                # the claimant is also woken by name: the release it claimed grants it
                 # the lock, for as long as its registration had left (at most its lease)
                 popped = yield Cmd(("BLPOP", wake_key, self._signal_key, _seconds(block)), block=block)
                 if popped is not None and popped[1][:1] == b"g":
-                    ttl = min(self.lease, register / 1000.0)
+                    ttl = min(self.lease, claim_register / 1000.0)
                     if sent + ttl - time.monotonic() > ttl / 3:
                         registered = False
                         return int(popped[1][1:]), 1, sent, ttl

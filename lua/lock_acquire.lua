@@ -13,6 +13,9 @@
 -- ARGV[4] wait     milliseconds to stay registered as a waiter when busy (0 = don't)
 -- ARGV[5] waited   0: first attempt of this call; 1: an earlier attempt registered
 --                  as a waiter; 2: and it has been waiting long (it is "hungry")
+-- ARGV[6] claimwait milliseconds to stay registered instead of `wait` when this
+--                  call holds the claim on the next release (the claimant re-registers
+--                  often: a release grants it the lock only while it is registered)
 --
 -- Starvation mode (as Go's sync.Mutex): newcomers may barge in, which is fast, but a
 -- hungry waiter claims fence.hungry for this call (the first claim stands); the next
@@ -20,7 +23,8 @@
 -- barge in between.
 --
 -- Returns {1, fence, depth} when the caller holds the lock (fence: fencing token of
--- this hold, depth: re-entrancy depth), {0, pttl} when it is busy.  A grant found
+-- this hold, depth: re-entrancy depth), {0, pttl, claimed} when it is busy (claimed:
+-- 1 when this call holds the claim on the next release, else 0).  A grant found
 -- already made for this request (a retry, or a release's direct grant) gets at least
 -- `lease` left, so the caller may time its lease from when it sent this call.
 -- Invariant: a retry of an applied call (same req) returns the same grant and never
@@ -64,8 +68,17 @@ if mine[2] or redis.call('EXISTS', lock) == 0 then
   return {1, n, depth}
 end
 
+local claimed = 0
 if waited == 2 then
-  redis.call('HSETNX', fence, 'hungry', claim)
+  local c = redis.call('HGET', fence, 'hungry')
+  if not c then
+    redis.call('HSET', fence, 'hungry', claim)
+    c = claim
+  end
+  if c == claim then
+    claimed = 1
+    wait = math.min(wait, tonumber(ARGV[6]))
+  end
 end
 if wait > 0 then
   local t = redis.call('TIME')
@@ -75,4 +88,4 @@ if wait > 0 then
     redis.call('PEXPIRE', waiters, wait)
   end
 end
-return {0, redis.call('PTTL', lock)}
+return {0, redis.call('PTTL', lock), claimed}

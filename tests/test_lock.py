@@ -285,7 +285,7 @@ def test_starvation_mode_grants_a_released_lock_to_the_hungry_waiter(client, raw
 
     def attempt(owner, waited):
         keys = (lk._main, lk._fence_key, lk._waiters_key, lk._wait_key(f"r{owner}#{owner}"))
-        return client.run_script(lock_mod._ACQUIRE, keys, (owner, f"r{owner}", 30000, 5000, waited),
+        return client.run_script(lock_mod._ACQUIRE, keys, (owner, f"r{owner}", 30000, 5000, waited, 2000),
                                  idempotent=False)
 
     def release(owner, req):
@@ -300,13 +300,15 @@ def test_starvation_mode_grants_a_released_lock_to_the_hungry_waiter(client, raw
     raw.delete(lk._signal_key)
     assert attempt("n", 0)[0] == 1
     # a waiter that has waited long claims the next release for this call; the first claim stands
-    assert attempt("w", 2)[0] == 0
-    assert attempt("v", 2)[0] == 0
+    assert attempt("w", 2)[::2] == [0, 1]  # claimed: registered for the shorter claimant's round
+    sec, usec = raw.time()
+    assert 1000 < raw.zscore(lk._waiters_key, "w") - (sec * 1000 + usec // 1000) <= 2000
+    assert attempt("v", 2)[::2] == [0, 0]
     assert raw.hget(lk._fence_key, "hungry") == b"30000#rw#w"
     release("n", 2)
     # the claimant holds the lock at once, under its request id, for what its registration had left
     assert raw.hgetall(lk._main) == {b"w": b"1", b"@w": b"rw"}
-    assert 3000 < raw.pttl(lk._main) <= 5000
+    assert 0 < raw.pttl(lk._main) <= 2000
     assert raw.lrange(lk._wait_key("rw#w"), 0, -1) == [b"g3"]  # token 3, pushed to this call only
     assert raw.hget(lk._fence_key, "hungry") is None and raw.zscore(lk._waiters_key, "w") is None
     assert raw.lrange(lk._signal_key, 0, -1) == [b"1"]  # and v is woken, to claim the next one
@@ -420,3 +422,50 @@ def test_a_fair_waiter_that_gives_up_after_a_grant_keeps_it_or_passes_it_on(clie
     # a timed-out acquire keeps a grant it finds: (token, depth, sent, lease)
     kept = client.drive(lk._leave("b", "rb", None, keep=True))
     assert kept[:2] == (3, 1) and kept[3] == lk.lease
+
+
+@pytest.mark.timeout(30)
+def test_only_the_claimant_of_the_next_release_re_registers_every_round(client, raw, monkeypatch):
+    # the claimant's registration bounds how long a grant to a dead claimant lasts, so it
+    # renews it each _HUNGRY_ROUND; the other waiters block until woken (no polling)
+    from hotsync import lock as lock_mod
+
+    monkeypatch.setattr(lock_mod, "_HUNGRY_ROUND", 0.3)
+    attempts: dict[str, int] = {}
+    original = client.run_script
+
+    def spy(script, keys, args, **kw):
+        if script is lock_mod._ACQUIRE:
+            attempts[args[0]] = attempts.get(args[0], 0) + 1
+        return original(script, keys, args, **kw)
+
+    monkeypatch.setattr(client, "run_script", spy)
+    holder = hotsync.Lock(key="rounds", client=client)
+    holder.acquire()
+    waiters = [hotsync.Lock(key="rounds", client=client) for _ in range(2)]
+    threads = [threading.Thread(target=w.acquire, kwargs={"timeout": 20}, daemon=True) for w in waiters]
+    for t in threads:
+        t.start()
+        wait_until = time.monotonic() + 5
+        while raw.zcard(holder._waiters_key) < threads.index(t) + 1 and time.monotonic() < wait_until:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        raw.lpush(holder._signal_key, "1")  # woken once: hungry from now on
+        while raw.llen(holder._signal_key) and time.monotonic() < wait_until:
+            time.sleep(0.01)
+    claim = raw.hget(holder._fence_key, "hungry").decode()
+    before = dict(attempts)
+    time.sleep(1.5)
+    counts = {owner: attempts[owner] - before.get(owner, 0) for owner in attempts}
+    claimant = next(o for o in counts if claim.endswith("#" + o))
+    others = [n for o, n in counts.items() if o not in (claimant, holder._hold.owner)]
+    assert counts[claimant] >= 3  # ~every 0.3 s
+    assert others and all(n == 0 for n in others), counts
+    holder.release()  # granted to the claimant, then passed on
+    end = time.monotonic() + 10
+    while any(t.is_alive() or w._hold is not None for t, w in zip(threads, waiters)) and time.monotonic() < end:
+        for w in waiters:
+            if w._hold is not None:
+                w.release()
+        time.sleep(0.01)
+    assert not any(t.is_alive() for t in threads)
