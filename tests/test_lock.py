@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 
@@ -469,3 +470,39 @@ def test_only_the_claimant_of_the_next_release_re_registers_every_round(client, 
                 w.release()
         time.sleep(0.01)
     assert not any(t.is_alive() for t in threads)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("fair", [False, True])
+def test_waiters_timing_out_amid_grants_leave_nothing_behind(client, raw, fair):
+    # short timeouts race the releases' direct grants: a grant found on the way out is
+    # kept (acquire returns True), never stranded; mutual exclusion holds throughout
+    inside, overlaps, got = [0], [0], [0]
+    guard = threading.Lock()
+
+    def run(seed):
+        rnd = random.Random(seed)
+        lock = hotsync.Lock("timeouts", client, fair=fair)
+        for _ in range(40):
+            if lock.acquire(timeout=rnd.choice((0.0005, 0.002, 0.005, 0.02))):
+                with guard:
+                    inside[0] += 1
+                    overlaps[0] += inside[0] > 1
+                    got[0] += 1
+                time.sleep(rnd.choice((0, 0.001, 0.003)))
+                with guard:
+                    inside[0] -= 1
+                lock.release()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(50)
+    probe = hotsync.Lock("timeouts", client, fair=fair)
+    assert overlaps[0] == 0 and got[0] > 0
+    assert not raw.exists(probe._main)  # no grant stranded on a caller that left
+    assert raw.zcard(probe._line_key) == 0 and raw.zcard(probe._waiters_key) == 0
+    assert raw.hget(probe._fence_key, "hungry") is None
+    assert probe.acquire(blocking=False)
+    probe.release()
