@@ -6,15 +6,20 @@ SHA1 (computed locally); :meth:`hotsync.HotClient.run_script` sends ``EVALSHA``
 and falls back to ``EVAL`` on ``NOSCRIPT`` (fresh server, ``SCRIPT FLUSH``,
 failover), which also caches the script on that server.  Scripts are never bound
 to a client.
+
+Redis runs each script on its own, so code two scripts share lives in
+``lua/lib/<name>.lua`` and is inlined where a script has the line
+``-- @include <name>`` (the SHA is that of the expanded body).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["Script", "script", "lua_dir", "loaded_names"]
+__all__ = ["Script", "script", "lua_dir", "loaded_names", "included_names"]
 
 
 def lua_dir() -> Path:
@@ -43,13 +48,22 @@ class Script:
 
 
 _LOADED: dict[str, Script] = {}
+_INCLUDED: set[str] = set()
+_INCLUDE = re.compile(rb"^-- @include (\w+)$", re.M)
+
+
+def _include(match: re.Match[bytes]) -> bytes:
+    name = match.group(1).decode()
+    _INCLUDED.add(name)
+    return (lua_dir() / "lib" / f"{name}.lua").read_bytes().rstrip(b"\n")
 
 
 def script(name: str) -> Script:
-    """Load ``lua/<name>.lua`` (cached).  Modules call this at import for each script."""
+    """Load ``lua/<name>.lua`` with its includes (cached).  Modules call this at
+    import for each script."""
     found = _LOADED.get(name)
     if found is None:
-        body = (lua_dir() / f"{name}.lua").read_bytes()
+        body = _INCLUDE.sub(_include, (lua_dir() / f"{name}.lua").read_bytes())
         found = _LOADED[name] = Script(name, body)
     return found
 
@@ -57,3 +71,8 @@ def script(name: str) -> Script:
 def loaded_names() -> set[str]:
     """Names of every script loaded so far (the packaging test imports all modules)."""
     return set(_LOADED)
+
+
+def included_names() -> set[str]:
+    """Names of every ``lua/lib`` file included by a script loaded so far."""
+    return set(_INCLUDED)

@@ -23,14 +23,7 @@ local consumers, inflight = KEYS[5], KEYS[6]
 local bound, consumer, lease = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local drop, getter = ARGV[4] == '1', ARGV[5]
 
-local now
-local function clock()
-  if not now then
-    local t = redis.call('TIME')
-    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  end
-  return now
-end
+-- @include clock
 
 local shut = redis.call('HGET', meta, 'shutdown') and 1 or 0
 local nextdue = -1

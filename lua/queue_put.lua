@@ -25,23 +25,16 @@
 -- due time of a delayed put.  Invariant: all or nothing.
 local queue, meta, producer = KEYS[1], KEYS[2], KEYS[3]
 local delayed, putters, getters = KEYS[4], KEYS[5], KEYS[6]
-local req = ARGV[1]
 local first, maxsize, wait, putter, delay, strict = 2, 0, 0, '', 0, false
 if delayed then
   first, maxsize, wait, putter = 7, tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
   delay, strict = tonumber(ARGV[5]), ARGV[6] == '1'
 end
 local n = #ARGV - first + 1
-local guard
-if req ~= '' then
-  local slash = string.find(req, '/', 1, true)
-  req, guard = string.sub(req, 1, slash - 1), string.sub(req, slash + 1)
-end
+-- @include request
 
-if string.byte(req, 1) == 63 then -- '?'
-  req = string.sub(req, 2)
-  if redis.call('GET', producer) == req then return -1 end
-end
+local req, guard, applied = split_request(producer, ARGV[1])
+if applied then return -1 end
 if redis.call('HGET', meta, 'shutdown') then
   if strict then return redis.error_reply('hotsync ShutDown: queue ' .. queue .. ' is shut down') end
   return -2
@@ -95,12 +88,7 @@ end
 if n > 0 then
   redis.call('HINCRBY', meta, 'unfinished', n)
 end
-if guard then
-  local renew = string.byte(guard, 1) == 43 -- '+'
-  if renew or not redis.call('SET', producer, req, 'XX', 'KEEPTTL') then
-    redis.call('SET', producer, req, 'PX', renew and string.sub(guard, 2) or guard)
-  end
-end
+mark_request(producer, req, guard)
 if wait > 0 then
   redis.call('ZREM', putters, putter)
 end

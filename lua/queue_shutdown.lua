@@ -23,6 +23,7 @@ local queue, meta, delayed, getters, ready = KEYS[1], KEYS[2], KEYS[3], KEYS[4],
 local joiners, joined, putters, space, waiters = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local immediate, layout = ARGV[1] == '1', ARGV[2]
 local zset = layout == 'zset'
+-- @include wake_getters
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -61,11 +62,7 @@ redis.call('ZREMRANGEBYSCORE', getters, '-inf', now)
 local w = redis.call('ZCARD', getters)
 if zset then
   redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now - 2000)
-  w = math.min(math.max(w + redis.call('ZCARD', waiters), 1), 1000)
-  local wake = {}
-  for i = 1, w do wake[#wake + 1] = 0; wake[#wake + 1] = 'w' .. i end
-  redis.call('ZADD', ready, unpack(wake))
-  redis.call('PEXPIRE', ready, 60000)
+  wake_getters(ready, math.max(w + redis.call('ZCARD', waiters), 1))
 else
   w = math.min(math.max(w, 1), 1000)
   for _ = 1, w do

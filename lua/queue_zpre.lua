@@ -19,38 +19,13 @@
 local queue, meta, delayed, getters, ready, attempts = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local bound, mode, getter = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 
-local now
-local function clock()
-  if not now then
-    local t = redis.call('TIME')
-    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  end
-  return now
-end
+-- @include clock
+-- @include zpromote
 
 local shut = redis.call('HGET', meta, 'shutdown') and 1 or 0
 local nextdue = -1
 if redis.call('EXISTS', delayed) == 1 then
-  local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', clock(), 'LIMIT', 0, 1000)
-  local last = #due > 0 and tonumber(redis.call('HGET', meta, 'seq') or '0')
-  for i = 1, #due do
-    local m = due[i]
-    redis.call('ZREM', delayed, m)
-    last = math.max(now * 1024, last + 1)
-    if mode == 'pq' then
-      local a = string.find(m, '|', 1, true)
-      local b = string.find(m, '|', a + 1, true)
-      local c = string.find(m, '|', b + 1, true)
-      local prio = string.sub(m, b + 1, c - 1)
-      if string.sub(m, a + 1, b - 1) == '0' then m = string.format('%014x', last) .. string.sub(m, a) end
-      redis.call('ZADD', queue, prio, m)
-    else
-      redis.call('ZADD', queue, 'NX', string.format('%.0f', mode == 'lifo' and -last or last), m)
-    end
-  end
-  if #due > 0 then redis.call('HSET', meta, 'seq', string.format('%.0f', last)) end
-  local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
-  if first[2] then nextdue = math.max(tonumber(first[2]) - clock(), 0) end
+  nextdue = promote_due(queue, meta, delayed, mode, clock())
 end
 if getter ~= '' then
   redis.call('ZADD', getters, clock() + 60000, getter)

@@ -29,18 +29,13 @@
 -- and the enqueue time is stamp // 1024 (ms).
 local queue, meta, delayed, producer = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local putters, waiters, ready, attempts, getters = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local req, maxsize, wait, putter = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local maxsize, wait, putter = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local delay, strict, mode = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7]
-local guard
-if req ~= '' then
-  local slash = string.find(req, '/', 1, true)
-  req, guard = string.sub(req, 1, slash - 1), string.sub(req, slash + 1)
-end
+-- @include request
+-- @include wake_getters
 
-if string.byte(req, 1) == 63 then -- '?'
-  req = string.sub(req, 2)
-  if redis.call('GET', producer) == req then return -1 end
-end
+local req, guard, applied = split_request(producer, ARGV[1])
+if applied then return -1 end
 if redis.call('HGET', meta, 'shutdown') then
   if strict then return redis.error_reply('hotsync ShutDown: queue ' .. queue .. ' is shut down') end
   return -2
@@ -98,19 +93,9 @@ if #new > 0 then
     -- blocked getters may wait past the new due time: wake them
     w = redis.call('ZCOUNT', waiters, '(' .. (due + 20), '+inf') + redis.call('ZCOUNT', getters, now, '+inf')
   end
-  if w > 0 then
-    local wake = {}
-    for i = 1, math.min(w, 1000) do wake[#wake + 1] = 0; wake[#wake + 1] = 'w' .. i end
-    redis.call('ZADD', ready, unpack(wake))
-    redis.call('PEXPIRE', ready, 60000)
-  end
+  if w > 0 then wake_getters(ready, w) end
 end
-if guard then
-  local renew = string.byte(guard, 1) == 43 -- '+'
-  if renew or not redis.call('SET', producer, req, 'XX', 'KEEPTTL') then
-    redis.call('SET', producer, req, 'PX', renew and string.sub(guard, 2) or guard)
-  end
-end
+mark_request(producer, req, guard)
 if wait > 0 then
   redis.call('ZREM', putters, putter)
 end

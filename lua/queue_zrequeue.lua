@@ -30,6 +30,7 @@ local consumers, source, waiters, ready, attempts = KEYS[7], KEYS[8], KEYS[9], K
 local getters = KEYS[12]
 local mode, consumer, delay, entry = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local qmode, limit = ARGV[5], tonumber(ARGV[6])
+-- @include wake_getters
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -104,12 +105,7 @@ if requeued > 0 then
   else
     w = math.min(redis.call('ZCARD', waiters), requeued)
   end
-  if w > 0 then
-    local wake = {}
-    for k = 1, math.min(w, 1000) do wake[#wake + 1] = 0; wake[#wake + 1] = 'w' .. k end
-    redis.call('ZADD', ready, unpack(wake))
-    redis.call('PEXPIRE', ready, 60000)
-  end
+  if w > 0 then wake_getters(ready, w) end
 end
 local left = redis.call('LLEN', source)
 if mode == 'all' and left == 0 and consumer ~= '' then

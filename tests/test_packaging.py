@@ -19,8 +19,8 @@ def test_wheel_contains_every_lua_script(tmp_path):
     )
     (wheel,) = tmp_path.glob("hotsync-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    scripts = {p.name for p in (ROOT / "lua").glob("*.lua")}
-    assert scripts
+    scripts = {p.relative_to(ROOT / "lua").as_posix() for p in (ROOT / "lua").glob("**/*.lua")}
+    assert scripts and any(s.startswith("lib/") for s in scripts)  # the shared parts too
     assert {f"hotsync/lua/{s}" for s in scripts} <= names
     assert "hotsync/__init__.py" in names
 

@@ -20,8 +20,17 @@ def test_every_lua_file_is_used_and_every_used_script_exists():
     assert _scripts.loaded_names() == on_disk
 
 
+def test_every_shared_lua_part_is_included_and_inlined():
+    _import_all()
+    on_disk = {p.stem for p in (_scripts.lua_dir() / "lib").glob("*.lua")}
+    assert _scripts.included_names() == on_disk
+    zput = _scripts.script("queue_zput").body
+    assert b"-- @include" not in zput
+    assert b"local function split_request" in zput and b"local function wake_getters" in zput
+
+
 def test_every_lua_file_has_a_header_naming_keys_argv_and_returns():
-    for path in _scripts.lua_dir().glob("*.lua"):
+    for path in _scripts.lua_dir().glob("**/*.lua"):
         text = path.read_text()
         assert text.startswith(f"-- {path.stem}:"), path.name
         header = "\n".join(line for line in text.splitlines() if line.startswith("--"))
@@ -31,7 +40,7 @@ def test_every_lua_file_has_a_header_naming_keys_argv_and_returns():
 
 
 def test_lua_never_builds_or_scans_key_names():
-    for path in _scripts.lua_dir().glob("*.lua"):
+    for path in _scripts.lua_dir().glob("**/*.lua"):
         code = "\n".join(line for line in path.read_text().splitlines() if not line.startswith("--"))
         assert not re.search(r"'(KEYS|SCAN)'", code, re.I), path.name
         # KEYS is only read where it is bound to named locals
