@@ -69,6 +69,9 @@ class Lease:
             the head of the line here).
         kind, name: metric labels.
         period: seconds between renewals (default ttl / 3).
+        first: seconds the grant lives before its first renewal, when that is less
+            than ``ttl`` (a lock granted for what the waiter's registration had
+            left); the first renewal then comes at ``first / 3``.
     """
 
     __slots__ = ("client", "renew", "ttl", "period", "deadline", "due", "active", "on_lost", "check", "kind", "name")
@@ -85,13 +88,14 @@ class Lease:
         kind: str = "lock",
         name: str = "",
         period: float | None = None,
+        first: float | None = None,
     ) -> None:
         self.client = client
         self.renew = renew
         self.ttl = ttl
         self.period = ttl / 3 if period is None else period
-        self.deadline = sent_at + ttl
-        self.due = sent_at + self.period
+        self.deadline = sent_at + (ttl if first is None else first)
+        self.due = sent_at + (self.period if first is None else first / 3)
         self.active = True
         self.on_lost = on_lost
         self.check = check or _reply_is_one

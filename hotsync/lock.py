@@ -53,6 +53,14 @@ def _new_id() -> str:
     return f"{process_token()}{next(_ids):x}"
 
 
+def _granted(popped: Any) -> int | None:
+    """The fencing token of a direct grant (``g<token>``, see lock_release.lua) that
+    a BLPOP popped from a waiting call's wake-up list; None for a plain wake-up."""
+    if popped is not None and popped[1][:1] == b"g":
+        return int(popped[1][1:])
+    return None
+
+
 def _seconds(value: float) -> str:
     """A BLPOP timeout: positive, millisecond resolution."""
     return f"{max(value, 0.001):.3f}"
@@ -142,7 +150,7 @@ class _LockBase:
         self._fence_key = _keys.aux(main, "fence")
         self._waiters_key = _keys.aux(main, "waiters")
         self._signal_key = _keys.aux(main, "signal")
-        self._wait_prefix = _keys.aux(main, "w:")  # + owner: a fair or hungry waiter's wake-up list
+        self._wait_prefix = _keys.aux(main, "w:")  # + "<req>#<owner>": a waiting call's wake-up list
         self._line_key = _keys.aux(main, "line")
         self._tickets_key = _keys.aux(main, "tickets")
         self.lease = float(lease)
@@ -205,7 +213,7 @@ class _LockBase:
                 register = int((deadline.block_for() + 1.0) * 1000) if blocking else 0
                 # the claimant of the next release re-registers every _HUNGRY_ROUND at
                 # least: a release grants it the lock only while it is registered
-                claim_register = int((deadline.block_for(_HUNGRY_ROUND) + 1.0) * 1000)
+                claim_register = int((deadline.block_for(_HUNGRY_ROUND) + 1.0) * 1000) if hungry else 0
                 reply = yield Eval(
                     _ACQUIRE,
                     keys,
@@ -232,12 +240,12 @@ class _LockBase:
                     continue
                 # the claimant is also woken by name: the release it claimed grants it
                 # the lock, for as long as its registration had left (at most its lease)
-                popped = yield Cmd(("BLPOP", wake_key, self._signal_key, _seconds(block)), block=block)
-                if popped is not None and popped[1][:1] == b"g":
+                token = _granted((yield Cmd(("BLPOP", wake_key, self._signal_key, _seconds(block)), block=block)))
+                if token is not None:
                     ttl = min(self.lease, claim_register / 1000.0)
                     if sent + ttl - time.monotonic() > ttl / 3:
                         registered = False
-                        return int(popped[1][1:]), 1, sent, ttl
+                        return token, 1, sent, ttl
                     # too little is known to be left: the next attempt confirms the grant
                     # (found by our request id) and extends it to a full lease
         finally:
@@ -277,15 +285,15 @@ class _LockBase:
                 block = deadline.block_for(bound)
                 if block < 0.001:
                     continue
-                popped = yield Cmd(("BLPOP", wake_key, _seconds(block)), block=block)
-                if popped is not None and popped[1][:1] == b"g":
+                token = _granted((yield Cmd(("BLPOP", wake_key, _seconds(block)), block=block)))
+                if token is not None:
                     # granted while we waited: the grant lives as long as our ticket had
                     # left, and we renew it on the ticket's schedule
                     scheduler().cancel(ticket)
                     ends, ticket = ticket.deadline, None
                     if ends - time.monotonic() > self.lease / 3:
                         in_line = False
-                        return int(popped[1][1:]), 1, ends - self.lease, self.lease
+                        return token, 1, ends - self.lease, self.lease
                     # too little of the ticket is known to be left: confirm the grant
                     # (the next acquire_fair finds it, by our request id, and extends it)
         finally:
@@ -397,10 +405,8 @@ class _LockBase:
             lambda reason: self._lose(hold, reason),
             kind=self._kind,
             name=self.key,
+            first=ttl if ttl < self.lease else None,  # a grant that lives less than a lease
         )
-        if ttl < self.lease:  # a grant that lives less than a lease: renew it sooner, once
-            lease.deadline = sent + ttl
-            lease.due = sent + ttl / 3
         scheduler().add(lease)
         return lease
 
