@@ -17,7 +17,10 @@ A lease is declared **lost** when
 
 The owner is then told at once through its ``on_lost`` callback (locks set
 their ``lost`` event and turn ``owned()`` false).  Callbacks run on the
-scheduler thread and must be short.
+scheduler thread and must be short.  While leases live on more than one server
+(several clients, or cluster nodes), each server's group is renewed on a
+short-lived helper thread, so that a server that stalls holds up only its own
+leases; the callbacks of that group then run on its helper.
 
 After ``fork()`` the child starts with an empty scheduler and a new process
 token: it inherits no ownership, and its own leases get a fresh thread.
@@ -121,6 +124,7 @@ class Scheduler:
         # when the sleeping thread wakes next (-inf while it is busy): an add due
         # later needs no wake-up, so short holds cost no thread switch
         self._wake_at = math.inf
+        self._inflight: set[tuple[int, int]] = set()  # groups being renewed on helper threads
 
     def add(self, lease: Lease) -> None:
         """Start renewing ``lease``."""
@@ -175,16 +179,69 @@ class Scheduler:
                             heapq.heappush(self._heap, (lease.due, next(self._seq), lease))
 
     def _renew(self, due: list[Lease]) -> None:
-        groups: dict[tuple[int, Any], list[Lease]] = {}
+        groups: dict[tuple[int, int], list[Lease]] = {}
         for lease in due:
-            client = lease.client
-            node = client._pool_for(lease.renew.keys[0]) if client._cluster else None
-            groups.setdefault((id(client), id(node)), []).append(lease)
+            groups.setdefault(self._group(lease), []).append(lease)
         lost: list[tuple[Lease, str]] = []
-        for leases in groups.values():
-            lost.extend(self._renew_group(leases))
+        first = due[0].client if due else None
+        with self._cv:
+            alone = (
+                len(groups) == 1
+                and not self._inflight
+                and first is not None
+                and not first._cluster
+                and all(lease.client is first for _, _, lease in self._heap if lease.active)
+            )
+        if alone:  # every lease of the process is on this one server: nobody else to hold up
+            lost.extend(self._renew_group(due))
+        else:
+            # leases on several servers (clients, cluster nodes): one that stalls must not
+            # hold up the renewal of the others (their leases would run out there,
+            # unreported), so each group waits for its server on a helper thread
+            for group, leases in groups.items():
+                with self._cv:
+                    self._inflight.add(group)
+                try:
+                    threading.Thread(
+                        target=self._renew_apart, args=(group, leases), name="hotsync-renewal-group", daemon=True
+                    ).start()
+                except BaseException:
+                    with self._cv:
+                        self._inflight.discard(group)
+                    raise
         for lease, reason in lost:
             self._lose(lease, reason)
+
+    @staticmethod
+    def _group(lease: Lease) -> tuple[int, int]:
+        client = lease.client
+        node = client._pool_for(lease.renew.keys[0]) if client._cluster else None
+        return id(client), id(node)
+
+    def _renew_apart(self, group: tuple[int, int], leases: list[Lease]) -> None:
+        """Renew one group on a helper thread (see :meth:`_renew`)."""
+        try:
+            lost = self._renew_group(leases)
+        except Exception:  # pragma: no cover - never lose track of a lease
+            log.exception("hotsync renewal round failed")
+            lost = []
+            with self._cv:
+                for lease in leases:
+                    if lease.active:
+                        lease.due = time.monotonic() + 0.1
+                        self._push(lease)
+        finally:
+            with self._cv:
+                self._inflight.discard(group)
+        for lease, reason in lost:
+            self._lose(lease, reason)
+
+    def _push(self, lease: Lease) -> None:
+        """Put ``lease`` back in the heap; wake the thread if it is due sooner.  Holds _cv."""
+        heapq.heappush(self._heap, (lease.due, next(self._seq), lease))
+        if lease.due < self._wake_at:
+            self._wake_at = lease.due
+            self._cv.notify()
 
     def _renew_group(self, leases: list[Lease]) -> list[tuple[Lease, str]]:
         client = leases[0].client
@@ -227,12 +284,12 @@ class Scheduler:
                 lost.append((lease, "expired"))
                 continue
             with self._cv:
-                heapq.heappush(self._heap, (lease.due, next(self._seq), lease))
+                self._push(lease)
         now = time.monotonic()
         with self._cv:
             for lease in retry_at:
                 lease.due = now + min(0.25, max((lease.deadline - now) / 4, 0.01))
-                heapq.heappush(self._heap, (lease.due, next(self._seq), lease))
+                self._push(lease)
         return lost
 
     def _lose(self, lease: Lease, reason: str) -> None:

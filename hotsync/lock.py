@@ -277,7 +277,7 @@ class _LockBase:
                 if deadline.expired():
                     in_line = False
                     return (yield from self._leave(owner, req, ticket, keep=True))
-                if ticket is None:
+                if ticket is None or not ticket.active:  # none yet, or it lapsed: this attempt rejoined
                     ticket = self._start_ticket(member, sent)
                 pttl = int(reply[1])
                 # not at the head: the head's release (or a ticket) wakes us
@@ -309,7 +309,7 @@ class _LockBase:
         sent = time.monotonic()
         reply = yield Eval(
             _LEAVE,
-            (self._main, self._line_key, self._tickets_key, self._fence_key, self._waiters_key),
+            (self._main, self._line_key, self._tickets_key, self._fence_key, self._waiters_key, self._signal_key),
             (req, owner, self._lease_ms),
         )
         if reply[0] == 2:
@@ -338,8 +338,13 @@ class _LockBase:
 
     def _start_ticket(self, owner: str, sent: float) -> Lease:
         ticket = Eval(_TICKET, (self._main, self._line_key, self._tickets_key), (owner, self._lease_ms))
-        return _line.start_ticket(self._client, ticket, self.lease, sent, self._wait_prefix, self._lease_ms,
-                                  kind=self._kind, name=self.key)
+        lease = _line.start_ticket(self._client, ticket, self.lease, sent, self._wait_prefix, self._lease_ms,
+                                   kind=self._kind, name=self.key)
+        # out of line (the ticket lapsed, e.g. after a pause) while blocked: nobody would
+        # wake this waiter, so it wakes itself, to rejoin the line (after a grant that took
+        # it out of line, it finds the grant instead)
+        lease.on_lost = lambda reason: self._client.perform(self._wake(owner.encode()))
+        return lease
 
     # -- public API ---------------------------------------------------------
 
@@ -378,19 +383,33 @@ class _LockBase:
         return True
 
     def _record_grant(self, owner: str, fence: int, depth: int, sent: float, ttl: float) -> None:
+        levels, stale = 1, None
         with self._state:
             hold = self._current_hold()
             if hold is not None and hold.owner == owner and hold.lost is None and hold.pid == os.getpid():
-                hold.depth += 1
-                return
-            if hold is not None and hold.lease is not None:  # a stale hold, already gone in Redis
+                if depth > 1 and fence == hold.fence:
+                    hold.depth += 1
+                    return
+                # an RLock owner (this thread) granted afresh: the hold it had is gone
+                # (its lease ran out, or it was deleted) and another owner may have held
+                # the lock since: report the loss; its levels stay counted here, so the
+                # release that matches them raises LockNotOwnedError
+                levels, stale = hold.depth + 1, hold
+        if stale is not None:
+            self._lose(stale, "expired")
+        with self._state:
+            hold = self._current_hold()
+            if hold is not None and hold.lease is not None:
+                # a hold of this object that is gone in Redis: released by another
+                # thread that has not finished release() yet (do not call it lost: that
+                # release succeeded), or lost (its renewal or release reports it)
                 scheduler().cancel(hold.lease)
-                hold.lost = hold.lost or "expired"
-            hold = _Hold(owner, fence, 1, time.monotonic())
+            hold = _Hold(owner, fence, levels, time.monotonic())
             if self.auto_renew:
                 hold.lease = self._start_lease(hold, sent, ttl)
             self._set_hold(hold)
-        self.lost.clear()
+        if stale is None:
+            self.lost.clear()
         self._m_token.set(fence)
         if self._last_fence is not None and fence > self._last_fence + 1:
             self._m_jumps.inc(fence - self._last_fence - 1)
@@ -463,6 +482,10 @@ class _LockBase:
         hold.depth -= 1
         if hold.depth <= 0:
             self._drop(hold)
+        elif left == 0:  # free in Redis while levels remain here: their hold was lost before
+            if hold.lease is not None:
+                scheduler().cancel(hold.lease)
+            hold.lost = hold.lost or "expired"
 
     def _drop(self, hold: _Hold) -> None:
         if hold.lease is not None:
@@ -572,7 +595,7 @@ class _LockBase:
         """
         with self._state:
             hold = self._current_hold()
-        if hold is None or hold.lost is not None:
+        if hold is None or hold.lost is not None or hold.pid != os.getpid():
             return None
         return hold.fence
 

@@ -1,0 +1,208 @@
+"""Audit of Lock/RLock: each test reproduces a bug found in review (see its comment)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+import redis
+
+import hotsync
+from hotsync._ops import Cmd
+
+
+@pytest.mark.timeout(60)
+def test_threads_sharing_one_lock_object_never_see_a_successful_release_reported_as_lost(client):
+    # the release's direct grant wakes the other thread, whose acquire used to mark the
+    # releasing thread's hold "lost" before that release had checked it: release() raised
+    # LockNotOwnedError although the hold was released normally
+    lock = hotsync.Lock("shared-object", client)
+    errors: list[str] = []
+    inside, overlaps = [0], [0]
+    guard = threading.Lock()
+
+    def run() -> None:
+        for _ in range(150):
+            try:
+                with lock:
+                    with guard:
+                        inside[0] += 1
+                        overlaps[0] += inside[0] > 1
+                    time.sleep(0.0005)
+                    with guard:
+                        inside[0] -= 1
+            except Exception as exc:  # noqa: BLE001
+                with guard:
+                    inside[0] = 0
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(50)
+    assert errors == [] and overlaps[0] == 0
+    assert not lock.lost.is_set() and not lock.locked()
+
+
+@pytest.mark.timeout(30)
+def test_an_rlock_reentered_after_its_hold_was_lost_reports_the_loss_and_takes_the_new_token(client, raw, prefix):
+    # the RLock owner id is the thread, so a fresh grant after the hold was lost (another
+    # owner held the lock meanwhile) looked like re-entry: the old token was kept, depth
+    # counted on, and the loss was never reported (renewals succeed on the new hold)
+    seen = []
+    r = hotsync.RLock("rl-lost", client, lease=5, on_lost=seen.append)
+    r.acquire()
+    first = r.token
+    raw.delete(f"{prefix}rl-lost")  # the hold ends (as if its lease ran out during a pause)
+    tokens = []
+
+    def other() -> None:
+        o = hotsync.RLock("rl-lost", client)
+        o.acquire()
+        tokens.append(o.token)
+        o.release()
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join(10)
+    assert tokens == [first + 1]
+    assert r.acquire(timeout=5)  # "re-entry": in fact a new grant
+    assert seen == [r] and r.lost.is_set()
+    assert r.token == first + 2  # the token of the hold that exists, never an older one
+    r.release()  # the inner level: frees the lock in Redis
+    assert not r.locked()
+    with pytest.raises(hotsync.LockNotOwnedError):
+        r.release()  # the outer level's hold was lost
+
+
+@pytest.mark.timeout(30)
+def test_a_forked_child_sees_no_fencing_token_of_its_parents_hold(client):
+    # owned() is False in a forked child and release() raises, but token still returned
+    # the parent's fencing token, which the child could present to the protected resource
+    lock = hotsync.Lock("fork-token", client)
+    lock.acquire()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            os.write(w, b"1" if lock.token is None and not lock.owned() else b"0")
+        finally:
+            os._exit(0)
+    os.close(w)
+    got = os.read(r, 1)
+    os.close(r)
+    os.waitpid(pid, 0)
+    assert lock.token is not None  # the parent still holds it
+    lock.release()
+    assert got == b"1"
+
+
+@pytest.mark.timeout(30)
+def test_a_stalled_redis_does_not_stop_the_renewal_of_leases_on_another_redis(client, private_server):
+    # one renewal thread renewed the groups (client, node) one after another; a group whose
+    # server stalls blocked it for most of that group's lease, so a short lease on a healthy
+    # server ran out in Redis, and its loss was not even reported
+    other = hotsync.HotClient.from_url(private_server.url, metrics=False)
+    admin = redis.Redis(port=private_server.port)
+    try:
+        slow = hotsync.Lock("on-stalled", other, lease=6)
+        fast = hotsync.Lock("on-healthy", client, lease=0.6)
+        slow.acquire()
+        fast.acquire()
+        time.sleep(0.3)
+        admin.execute_command("CLIENT", "PAUSE", 3000, "ALL")
+        time.sleep(2.5)  # four of the fast lease's lengths
+        assert client.redis.exists(fast._main) and not fast.lost.is_set()
+        assert fast.owned()
+        fast.release()
+        time.sleep(0.6)  # the pause ends; the slow lease survived it
+        slow.release()
+    finally:
+        admin.close()
+        other.close()
+
+
+class _Interrupted(Exception):
+    pass
+
+
+@pytest.mark.timeout(30)
+def test_a_waiter_interrupted_after_taking_the_wake_up_passes_it_on_to_the_next_waiter(client, raw, monkeypatch):
+    # a release wakes ONE unfair waiter; one that was interrupted (an exception) right after
+    # popping that wake-up left the waiters without passing it on (the fair line does): the
+    # other waiter slept on a free lock until the holder's lease (here 30 s) or its timeout
+    holder = hotsync.Lock("interrupted", client, lease=30)
+    holder.acquire()
+    victim: list[threading.Thread | None] = [None]
+    original = client.perform
+
+    def perform(call):
+        reply = original(call)
+        if threading.current_thread() is victim[0] and isinstance(call, Cmd) and call.args[0] == "BLPOP" and reply:
+            raise _Interrupted()  # as a KeyboardInterrupt right after the wake-up was taken
+        return reply
+
+    monkeypatch.setattr(client, "perform", perform)
+    results: dict[str, object] = {}
+
+    def wait(name: str) -> None:
+        if name == "a":
+            victim[0] = threading.current_thread()
+        lock = hotsync.Lock("interrupted", client)
+        try:
+            results[name] = lock.acquire(timeout=8)
+        except _Interrupted:
+            results[name] = "interrupted"
+        results[name + "_at"] = time.monotonic()
+        if results[name] is True:
+            lock.release()
+
+    threads = []
+    for name in ("a", "b"):  # a blocks first, so a is the one the release wakes
+        t = threading.Thread(target=wait, args=(name,))
+        t.start()
+        threads.append(t)
+        end = time.monotonic() + 5
+        while raw.zcard(holder._waiters_key) < len(threads) and time.monotonic() < end:
+            time.sleep(0.005)
+        time.sleep(0.1)
+    released = time.monotonic()
+    holder.release()
+    for t in threads:
+        t.join(15)
+    assert results["a"] == "interrupted" and results["b"] is True
+    assert results["b_at"] - released < 2, results  # b took the free lock at once
+
+
+@pytest.mark.timeout(30)
+def test_a_fair_waiter_whose_ticket_lapsed_rejoins_the_line_instead_of_sleeping_on_a_free_lock(client, raw):
+    # a waiter paused past its ticket (GC, SIGSTOP, a slow network) is dropped from the line
+    # by the next caller that cleans it; its ticket renewal then learns it is out, but
+    # nothing woke it: it slept in BLPOP while the lock was released and free (bounded
+    # only by the holder's lease or its own timeout), and it never renewed a ticket again
+    holder = hotsync.Lock("lapsed", client, fair=True, lease=30)
+    holder.acquire()
+    waiter = hotsync.Lock("lapsed", client, fair=True, lease=0.6)
+    done = {}
+
+    def wait() -> None:
+        done["ok"] = waiter.acquire(timeout=8)
+        done["at"] = time.monotonic()
+
+    t = threading.Thread(target=wait)
+    t.start()
+    end = time.monotonic() + 5
+    while raw.zcard(holder._line_key) < 1 and time.monotonic() < end:
+        time.sleep(0.005)
+    member = raw.zrange(holder._line_key, 0, 0)[0]
+    raw.zrem(holder._line_key, member)  # what a lapsed ticket comes to (see lock_acquire_fair)
+    raw.zrem(holder._tickets_key, member)
+    time.sleep(0.6)  # the waiter's ticket renewal (every 0.2 s) finds it out of line
+    released = time.monotonic()
+    holder.release()
+    t.join(15)
+    assert done["ok"] and done["at"] - released < 2, done
+    waiter.release()
