@@ -53,7 +53,9 @@ key                        type    contents / lifetime
 ``{K}:inflight:<consumer>`` list   messages reserved by one consumer
 ``{K}:dead``               list    dead letters (envelopes), newest first
 ``{K}:attempts``           hash    set queues: member -> deliveries, for redelivered
-                                   members waiting again (dropped when nothing waits)
+                                   members waiting again (dropped when nothing waits);
+                                   ``deliveries|score`` while one nacked with a delay
+                                   is delayed (it keeps its stamp, its id)
 =========================  ======  ==================================================
 
 Scripts: ``lua/queue_*.lua`` (list queues and shared steps) and
@@ -824,12 +826,15 @@ class _QueueBase:
         if int(reply[1]) > 0:
             self._m["dead_lettered"].inc(int(reply[1]))
 
-    def _requeue_all(self, source: str, consumer: str, replay: bool = False, limit: int | None = None) -> int:
+    def _requeue_all(self, source: str, consumer: str, replay: bool = False, limit: int | None = None,
+                     reap: bool = False) -> int:
+        """Requeue every message of *source*; *reap*: only while *consumer*'s lease has run out
+        (checked by each call: a consumer that renewed meanwhile keeps what it holds)."""
+        mode = "replay" if replay else ("reap" if reap else "all")
         moved = 0
         while limit is None or moved < limit:
             step = _CHUNK if limit is None else min(_CHUNK, limit - moved)
-            reply = self._client.perform(self._requeue_call("replay" if replay else "all", source, consumer, 0, "",
-                                                            step))
+            reply = self._client.perform(self._requeue_call(mode, source, consumer, 0, "", step))
             self._count_requeue(reply, replay)
             moved += int(reply[0]) + int(reply[1])
             if int(reply[2]) == 0 or int(reply[0]) + int(reply[1]) == 0:
@@ -837,7 +842,7 @@ class _QueueBase:
         return moved
 
     def _reap_consumers(self, dead: list[str]) -> int:
-        return sum(self._requeue_all(_keys.aux(self._main, f"inflight:{cid}"), cid) for cid in dead)
+        return sum(self._requeue_all(_keys.aux(self._main, f"inflight:{cid}"), cid, reap=True) for cid in dead)
 
     def reap(self) -> int:
         """Redeliver the messages of consumers whose lease ran out; return how many.
@@ -1104,7 +1109,8 @@ class SetQueue(_QueueBase):
 
     Putting an item that is already waiting (or delayed) is a no-op; the check
     and the insert are one atomic step.  Once an item has been got or reserved it
-    may be put again.  Model: a zset of encoded values scored by a sequence
+    may be put again; a reserved one given back (nack, reap, replay) while the same
+    member waits again merges into it (one member, one unfinished task).  Model: a zset of encoded values scored by a sequence
     number.  ``put_many`` returns how many items were actually added.
     """
 

@@ -12,8 +12,9 @@
 -- KEYS[7] consumers  zset consumer -> heartbeat deadline (server ms)
 -- KEYS[8] source     the in-flight list (nack, reap) or the dead letters (replay)
 -- KEYS[9] getters    zset getter (thread of a queue object) -> registration expiry (ms)
--- ARGV[1] mode       'one' (nack ARGV[4]), 'all' (reap), 'replay'
--- ARGV[2] consumer   reap: the dead consumer to forget once its list is empty
+-- ARGV[1] mode       'one' (nack ARGV[4]), 'all' (every message of source), 'reap' ('all',
+--                    but only while ARGV[2]'s lease has run out), 'replay'
+-- ARGV[2] consumer   all / reap: the consumer to forget once its list is empty
 -- ARGV[3] delay      ms before a nacked message may be delivered again (0 = now)
 -- ARGV[4] entry      nack: the envelope to take back
 -- ARGV[5] lifo       '1': the front of the queue is the left end
@@ -21,6 +22,8 @@
 --
 -- Returns {requeued, dead_lettered, left in source}, or {-1} when a nacked entry is
 -- no longer held (already acked, or reaped after its consumer's lease ran out).
+-- A reap of a consumer whose heartbeat deadline lies in the future (it renewed after
+-- the reaper saw it expired) moves nothing: {0, 0, left}.
 -- A redelivery keeps the message's id and enqueue time; a replay restarts the enqueue
 -- time (the dead letter is a new arrival at the back of the queue).
 local queue, meta, delayed, dead, joiners, joined = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -31,6 +34,12 @@ local lifo, limit = ARGV[5] == '1', tonumber(ARGV[6])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local maxatt = tonumber(redis.call('HGET', meta, 'max_attempts') or '0')
+
+if mode == 'reap' then
+  local deadline = redis.call('ZSCORE', consumers, consumer)
+  if deadline and tonumber(deadline) > now then return {0, 0, redis.call('LLEN', source)} end
+  mode = 'all'
+end
 
 local todo = {}
 if mode == 'one' then

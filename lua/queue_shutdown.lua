@@ -62,7 +62,8 @@ redis.call('ZREMRANGEBYSCORE', getters, '-inf', now)
 local w = redis.call('ZCARD', getters)
 if zset then
   redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now - 2000)
-  wake_getters(ready, math.max(w + redis.call('ZCARD', waiters), 1))
+  local all = math.max(w + redis.call('ZCARD', waiters), 1)
+  wake_getters(ready, all, all)
 else
   w = math.min(math.max(w, 1), 1000)
   for _ = 1, w do

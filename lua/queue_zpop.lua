@@ -10,7 +10,8 @@
 -- KEYS[6] space      list of wake-ups for putters
 -- KEYS[7] consumers  zset consumer -> heartbeat deadline (server ms)
 -- KEYS[8] inflight   list: the caller's in-flight messages (reserve only)
--- KEYS[9] attempts   hash member -> deliveries (set queues; dropped when nothing waits)
+-- KEYS[9] attempts   hash member -> deliveries (set queues; dropped when nothing waits);
+--                    'deliveries|score' while a member nacked with a delay waits (zpromote)
 -- ARGV[1] n          most items to take (>= 1)
 -- ARGV[2] waiter     waiter id
 -- ARGV[3] wait       ms to stay registered as a blocked getter when empty (0 = don't)
@@ -21,8 +22,8 @@
 --
 -- Returns {1, item...} (plain get: members; reserve: in-flight envelopes
 -- 'id|deliveries|score|payload'), or {0, shutdown 0/1, ms until the next due item or -1}.
--- Promoted delayed items get a fresh stamp (see queue_zput), except redelivered
--- PriorityQueue members, whose stamp is their id.
+-- Promoted delayed items get a fresh stamp (see queue_zput), except redelivered ones
+-- (nacked with a delay), which keep their stamp: it is their id.
 local queue, meta, delayed, waiters, putters, space = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local consumers, inflight, attempts = KEYS[7], KEYS[8], KEYS[9]
 local n, waiter, wait, consumer = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
@@ -34,7 +35,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local nextdue = -1
 if redis.call('EXISTS', delayed) == 1 then
-  nextdue = promote_due(queue, meta, delayed, mode, now)
+  nextdue = promote_due(queue, meta, delayed, attempts, mode, now)
 end
 
 local popped = redis.call('ZPOPMIN', queue, n)

@@ -9,13 +9,14 @@
 -- KEYS[3] delayed   zset member -> due time (server ms)
 -- KEYS[4] getters   zset getter (thread of a queue object) -> registration expiry (ms)
 -- KEYS[5] ready     zset of wake-ups for blocked getters and waiters
--- KEYS[6] attempts  hash member -> deliveries (set queues)
+-- KEYS[6] attempts  hash member -> deliveries (set queues); 'deliveries|score' while a
+--                   member nacked with a delay waits (see zpromote)
 -- ARGV[1] bound     ms the following pop may block
 -- ARGV[2] mode      'pq' | 'fifo' | 'lifo'
 -- ARGV[3] getter    getter id to register for 60 s ('' = registered already)
 --
 -- Returns {shutdown 0/1, ms until the next delayed item is due or -1, items waiting}.
--- Promoted delayed items get a fresh stamp (see queue_zpop).
+-- Promoted delayed items get a fresh stamp, redelivered ones keep theirs (see queue_zpop).
 local queue, meta, delayed, getters, ready, attempts = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local bound, mode, getter = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 
@@ -25,7 +26,7 @@ local bound, mode, getter = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local shut = redis.call('HGET', meta, 'shutdown') and 1 or 0
 local nextdue = -1
 if redis.call('EXISTS', delayed) == 1 then
-  nextdue = promote_due(queue, meta, delayed, mode, clock())
+  nextdue = promote_due(queue, meta, delayed, attempts, mode, clock())
 end
 if getter ~= '' then
   redis.call('ZADD', getters, clock() + 60000, getter)

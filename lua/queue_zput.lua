@@ -86,14 +86,16 @@ if #new > 0 then
   redis.call('HSET', meta, 'seq', string.format('%.0f', last))
   redis.call('HINCRBY', meta, 'unfinished', #new)
   redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now - 2000)
-  local w = 0
+  local w, cap = 0, 0
   if delay == 0 then
-    w = math.min(redis.call('ZCARD', waiters), #new)
+    cap = redis.call('ZCARD', waiters)
+    w = math.min(cap, #new)
   elseif redis.call('ZCARD', queue) == 0 then
     -- blocked getters may wait past the new due time: wake them
     w = redis.call('ZCOUNT', waiters, '(' .. (due + 20), '+inf') + redis.call('ZCOUNT', getters, now, '+inf')
+    cap = w
   end
-  if w > 0 then wake_getters(ready, w) end
+  if w > 0 then wake_getters(ready, w, cap) end
 end
 mark_request(producer, req, guard)
 if wait > 0 then

@@ -13,10 +13,12 @@
 -- KEYS[8] source     the in-flight list (nack, reap) or the dead letters (replay)
 -- KEYS[9] waiters    zset blocked reserve() waiter -> time its wait ends (server ms)
 -- KEYS[10] ready     zset of wake-ups for blocked getters and waiters
--- KEYS[11] attempts  hash member -> deliveries (set queues)
+-- KEYS[11] attempts  hash member -> deliveries (set queues); 'deliveries|score' for a
+--                    member nacked with a delay (its stamp, restored when it is due)
 -- KEYS[12] getters   zset getter (thread of a queue object) -> registration expiry (ms)
--- ARGV[1] mode       'one' (nack ARGV[4]), 'all' (reap), 'replay'
--- ARGV[2] consumer   reap: the dead consumer to forget once its list is empty
+-- ARGV[1] mode       'one' (nack ARGV[4]), 'all' (every message of source), 'reap' ('all',
+--                    but only while ARGV[2]'s lease has run out), 'replay'
+-- ARGV[2] consumer   all / reap: the consumer to forget once its list is empty
 -- ARGV[3] delay      ms before a nacked message may be delivered again (0 = now)
 -- ARGV[4] entry      nack: the envelope to take back
 -- ARGV[5] qmode      'pq' | 'fifo' | 'lifo'
@@ -24,7 +26,13 @@
 --
 -- Returns {requeued, dead_lettered, left in source}, or {-1} when a nacked entry is
 -- no longer held.  A redelivery keeps the message's place (its stamp); a replay gives
--- it a fresh stamp (a new arrival; for a PriorityQueue also a new id).
+-- it a fresh stamp (a new arrival; for a PriorityQueue also a new id).  A reap of a
+-- consumer whose heartbeat deadline lies in the future (it renewed after the reaper saw
+-- it expired) moves nothing: {0, 0, left}.
+-- Set queues: a member that waits already (put again while it was in flight, or dead)
+-- absorbs the message given back (counted as requeued): the waiting copy keeps its
+-- place and attempt count, and the unfinished-task count loses the absorbed one (a
+-- redelivery) or does not gain it (a replay).
 local queue, meta, delayed, dead, joiners, joined = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local consumers, source, waiters, ready, attempts = KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 local getters = KEYS[12]
@@ -35,6 +43,12 @@ local qmode, limit = ARGV[5], tonumber(ARGV[6])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local maxatt = tonumber(redis.call('HGET', meta, 'max_attempts') or '0')
+
+if mode == 'reap' then
+  local deadline = redis.call('ZSCORE', consumers, consumer)
+  if deadline and tonumber(deadline) > now then return {0, 0, redis.call('LLEN', source)} end
+  mode = 'all'
+end
 
 local todo = {}
 if mode == 'one' then
@@ -53,7 +67,7 @@ local function stamp()
   last = math.max(now * 1024, (last or tonumber(redis.call('HGET', meta, 'seq') or '0')) + 1)
   return last
 end
-local requeued, deadn = 0, 0
+local requeued, deadn, merged = 0, 0, 0
 for i = 1, #todo do
   local e = todo[i]
   local a = string.find(e, '|', 1, true)
@@ -68,6 +82,8 @@ for i = 1, #todo do
     redis.call('LPUSH', dead, env)
     if qmode ~= 'pq' then redis.call('HDEL', attempts, payload) end
     deadn = deadn + 1
+  elseif qmode ~= 'pq' and (redis.call('ZSCORE', queue, payload) or redis.call('ZSCORE', delayed, payload)) then
+    merged = merged + 1 -- waiting already: one member, one task
   else
     if mode == 'replay' and qmode ~= 'pq' then
       score = string.format('%.0f', qmode == 'lifo' and -stamp() or stamp())
@@ -77,7 +93,9 @@ for i = 1, #todo do
     else
       redis.call('ZADD', queue, 'NX', score, member)
     end
-    if qmode ~= 'pq' then
+    if qmode ~= 'pq' and delay > 0 and mode ~= 'replay' then
+      redis.call('HSET', attempts, payload, d .. '|' .. score) -- its stamp, for promote_due (zpromote)
+    elseif qmode ~= 'pq' then
       if d > 0 then redis.call('HSET', attempts, payload, d) else redis.call('HDEL', attempts, payload) end
     end
     requeued = requeued + 1
@@ -85,7 +103,7 @@ for i = 1, #todo do
 end
 
 if last then redis.call('HSET', meta, 'seq', string.format('%.0f', last)) end
-local change = (mode == 'replay' and requeued or 0) - deadn
+local change = (mode == 'replay' and requeued or 0) - deadn - (mode == 'replay' and 0 or merged)
 if change ~= 0 then
   local u = redis.call('HINCRBY', meta, 'unfinished', change)
   if u <= 0 then
@@ -98,17 +116,19 @@ if change ~= 0 then
 end
 if requeued > 0 then
   redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now - 2000)
-  local w
+  local w, cap
   if delay > 0 and mode ~= 'replay' then
     w = redis.call('ZCOUNT', waiters, '(' .. (now + delay + 20), '+inf')
     if redis.call('ZCARD', queue) == 0 then w = w + redis.call('ZCOUNT', getters, now, '+inf') end
+    cap = w
   else
-    w = math.min(redis.call('ZCARD', waiters), requeued)
+    cap = redis.call('ZCARD', waiters)
+    w = math.min(cap, requeued)
   end
-  if w > 0 then wake_getters(ready, w) end
+  if w > 0 then wake_getters(ready, w, cap) end
 end
 local left = redis.call('LLEN', source)
 if mode == 'all' and left == 0 and consumer ~= '' then
   redis.call('ZREM', consumers, consumer)
 end
-return {requeued, deadn, left}
+return {requeued + merged, deadn, left}

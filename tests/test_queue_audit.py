@@ -1,0 +1,133 @@
+"""Audit of the queues' reliability rules: each test reproduces a bug found by reading the code."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import hotsync
+from hotsync._ops import Eval
+from hotsync._renewal import scheduler
+from hotsync.queue import _HEARTBEAT
+
+SET_KINDS = [hotsync.SetQueue, hotsync.LifoSetQueue]
+KINDS = [hotsync.Queue, hotsync.LifoQueue, hotsync.PriorityQueue, hotsync.SetQueue, hotsync.LifoSetQueue]
+
+
+def _name(cls):
+    return cls.__name__
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("delay", [0, 0.2], ids=["now", "delayed"])
+@pytest.mark.parametrize("cls", SET_KINDS, ids=_name)
+def test_a_nacked_set_member_that_was_put_again_meanwhile_is_not_counted_twice_by_join(client, cls, delay):
+    q = cls(key="merge", client=client)
+    q.put("a")
+    msg = q.reserve(timeout=1)
+    q.put("a")  # allowed: it was reserved, so it is not waiting any more
+    assert q.unfinished_tasks() == 2
+    assert msg.nack(delay=delay) is True  # "a" is waiting already: the two become one
+    if delay:
+        time.sleep(delay + 0.1)
+    again = q.reserve(timeout=2)
+    assert again.value == "a" and again.ack() is True
+    with pytest.raises(hotsync.Empty):
+        q.reserve(block=False)
+    assert q.qsize() == 0
+    assert q.unfinished_tasks() == 0  # nothing is left to do: join() must not hang
+    q.join()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("cls", SET_KINDS, ids=_name)
+def test_replaying_a_dead_set_member_that_waits_already_does_not_leave_an_unfinished_task(client, cls):
+    q = cls(key="replaymerge", client=client, max_attempts=1)
+    q.put("a")
+    q.reserve(timeout=1).nack()  # 1 delivery of 1: dead-lettered
+    assert q.dead_count() == 1 and q.unfinished_tasks() == 0
+    q.put("a")
+    q.replay_dead()  # "a" waits already: the dead letter merges into it
+    assert q.dead_count() == 0
+    assert q.qsize() == 1
+    q.get(timeout=1)
+    q.task_done()
+    assert q.unfinished_tasks() == 0
+    q.join()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("cls", KINDS, ids=_name)
+def test_a_message_reserved_after_its_consumer_renewed_its_lease_is_not_taken_back_by_a_late_reaper(client, cls):
+    """The reaper reads the expired consumers, then requeues their lists in another call: a
+    consumer that renewed its lease in between (a stalled process resuming) keeps what it holds."""
+    a = cls(key="latereap", client=client, lease=0.3)
+    b = cls(key="latereap", client=client, lease=0.3)
+    a.put_many([1, 2])
+    first = a.reserve(timeout=1)
+    c = a._consumer()
+    scheduler().cancel(c.lease)  # a stalls: no heartbeat
+    c.lease = None
+    time.sleep(0.45)
+    # the reaper (b's heartbeat) sees a's lease ran out ...
+    reply = client.perform(Eval(_HEARTBEAT, (b._consumers_key,), ("", b._lease_ms)))
+    dead = [d.decode() for d in reply[1:]]
+    assert dead == [c.id]
+    # ... a resumes: its heartbeat renews the lease, and it reserves another message
+    assert int(client.perform(Eval(_HEARTBEAT, (a._consumers_key,), (c.id, a._lease_ms)))[0]) == 1
+    a._heartbeat(c)
+    second = a.reserve(timeout=1)
+    # ... then the reaper acts on what it read: a's lease is live, its messages stay with it
+    b._reap_consumers(dead)
+    with pytest.raises(hotsync.Empty):
+        b.reserve(block=False)  # else a message held under a live lease goes to a second consumer
+    assert second.ack() is True and first.ack() is True
+    assert a.unfinished_tasks() == 0
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("cls", SET_KINDS, ids=_name)
+def test_a_set_queue_message_nacked_with_a_delay_keeps_its_id(client, cls):
+    q = cls(key="nackid", client=client)
+    q.put_many([1, 2])
+    first = q.reserve(timeout=1)
+    assert first.nack(delay=0.1) is True
+    time.sleep(0.25)
+    seen = {}
+    for _ in range(2):
+        m = q.reserve(timeout=2)
+        seen[m.value] = m
+        m.ack()
+    again = seen[first.value]
+    assert again.attempts == 2
+    assert again.id == first.id  # "stable across redeliveries"
+
+
+@pytest.mark.timeout(30)
+def test_two_puts_in_one_transaction_wake_two_blocked_reservers_of_a_priority_queue(client):
+    q = hotsync.PriorityQueue(key="wake2", client=client)
+    got = []
+
+    def work():
+        r = hotsync.PriorityQueue(key="wake2", client=client)
+        m = r.reserve(timeout=8)
+        got.append(time.monotonic())
+        m.ack()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5
+    while client.redis.zcard(q._waiters) < 2:  # both reservers are blocked in Redis
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    start = time.monotonic()
+    with hotsync.transaction(client):
+        q.put((1, "x"))
+        q.put((1, "y"))
+    for t in threads:
+        t.join(15)
+    assert len(got) == 2
+    assert max(got) - start < 2.0  # not left waiting until the end of its wait with an item ready
