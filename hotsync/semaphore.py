@@ -11,8 +11,9 @@ Keys (``K`` is the main key; see :mod:`hotsync._keys` for the ``{K}`` form):
 key                   type     contents / lifetime
 ====================  =======  ==============================================
 ``K``                 zset     held permits ``<owner>/<n>`` and handoffs
-                               ``~h:<n>`` -> lease deadline (server ms); TTL >=
-                               the longest lease, so it vanishes when idle
+                               ``~h:<n>.<µs>`` -> lease deadline (server ms);
+                               TTL >= the longest lease, so it vanishes when
+                               idle
 ``{K}:meta``          hash     ``initial`` (value at creation), ``capacity``
                                (initial + permits added by releases), ``kind``
                                (``semaphore``/``bounded``), ``seq`` (counter of
@@ -22,8 +23,9 @@ key                   type     contents / lifetime
 ``{K}:waiters``       zset     registered unfair waiter -> registration
                                deadline; TTL = longest registration
 ``{K}:handoffs``      zset     permits released to unfair waiters, not yet
-                               popped (``BZPOPMIN``) -> take-by deadline; TTL =
-                               their lease
+                               popped (``BZPOPMIN``) -> take-by deadline (their
+                               permits live a whole lease past it); TTL = their
+                               permits' lease
 ``{K}:w:<permit>``    zset /   wake-up of one acquire call (unfair: zset popped
                       list     with the handoffs; fair: list); TTL <= 60 s
 ``{K}:line``          zset     fair waiter -> arrival number; TTL = ticket lease
@@ -306,7 +308,8 @@ class _SemaphoreBase:
             registered = False  # unless a handoff comes, re-register (and re-read the bound) next round
             if block < 0.001:
                 continue
-            sent = time.monotonic()
+            # `sent` stays the time of the registering try: a handoff popped now was not
+            # stale then, so its permit lives a whole lease past that (semaphore_acquire)
             popped = yield pop(block)
             if popped is not None and popped[0] == handoffs:
                 return popped[1].decode(), sent
@@ -592,7 +595,10 @@ class Semaphore(_SemaphoreBase):
         with ``auto_renew`` (default) the process's single renewal thread
         renews all its permits every ``lease / 3`` seconds.  A holder that dies
         (SIGKILL, power loss, partition) stops renewing, and its permits come
-        back within one lease: the next ``acquire()`` reclaims them atomically.
+        back within one lease (a permit handed over by ``release()`` that its
+        taker never renewed: one lease plus the handoff window, at most 2 s
+        more, so that a taker always gets a whole lease): the next
+        ``acquire()`` reclaims them atomically.
         *Loss.* When a permit cannot be renewed (reclaimed after a pause longer
         than the lease, key deleted, Redis unreachable for a whole lease),
         ``lost`` is set and ``on_lost(semaphore)`` is called at once;

@@ -2,13 +2,13 @@
 -- ended leases and handoffs nobody took in time); otherwise register the caller as
 -- a waiter, to be served a handoff by release (see semaphore_release).
 --
--- KEYS[1] permits   zset "<owner>/<n>" or "~h:<n>" (handoff) -> lease deadline (server
---                   ms); PEXPIRE >= the longest remaining lease
+-- KEYS[1] permits   zset "<owner>/<n>" or "~h:<n>.<µs>" (handoff) -> lease deadline
+--                   (server ms); PEXPIRE >= the longest remaining lease
 -- KEYS[2] meta      hash {initial, capacity, kind, seq, maxlease: longest lease of a
 --                   waiter} (see semaphore_init)
 -- KEYS[3] waiters   zset waiter id -> registration deadline (server ms)
--- KEYS[4] handoffs  zset "~h:<n>" -> take-by deadline: permits released to waiters,
---                   taken by a waiter's BZPOPMIN
+-- KEYS[4] handoffs  zset "~h:<n>.<µs>" -> take-by deadline: permits released to
+--                   waiters, taken by a waiter's BZPOPMIN
 -- KEYS[5] wake      zset of this call only: when ARGV[6] is 1 and the call does not
 --                   leave the caller waiting, 'g' (granted) or 'c' (conflict) is added,
 --                   so that a pipelined BZPOPMIN on it returns at once
@@ -24,7 +24,10 @@
 -- ends, -1 when none), {-1, initial, kind} when the stored settings differ.
 -- Invariants: ZCARD(permits) <= capacity after every grant (handoffs count as held);
 -- a retried call (same permit id) is granted at most once; a pending handoff's permit
--- lives at least `maxlease` from when a waiter may pop it.
+-- lives at least `maxlease` past its take-by deadline (so whoever pops it in time
+-- renews it in time), hence an ended handoff permit is always a stale handoff: both
+-- are removed together (never the permit alone, which would leave a handoff that a
+-- BZPOPMIN could still pop without a permit behind it).
 local permits, meta, waiters, handoffs, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local member, lease, wait = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local value, kind, push = ARGV[4], ARGV[5], ARGV[6] == '1'
@@ -54,14 +57,17 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local used = redis.call('ZCARD', permits)
 if used >= capacity then
   -- full: reclaim ended leases and handoffs nobody took in time (only now: every
-  -- redis.call costs ~2 us, and a free permit needs no reclaiming)
-  if not push then  -- (a pipelined first try leaves this to releases and later tries)
-    local stale = redis.call('ZRANGEBYSCORE', handoffs, '-inf', now, 'LIMIT', 0, 100)
+  -- redis.call costs ~2 us, and a free permit needs no reclaiming).  Stale handoffs
+  -- first, all of them, also on a pipelined first try: the ZREMRANGEBYSCORE below
+  -- must not remove a handoff's permit while the handoff can still be popped.
+  local stale
+  repeat
+    stale = redis.call('ZRANGEBYSCORE', handoffs, '-inf', now, 'LIMIT', 0, 100)
     for i = 1, #stale do
       redis.call('ZREM', permits, stale[i])
       redis.call('ZREM', handoffs, stale[i])
     end
-  end
+  until #stale < 100
   used = redis.call('ZCARD', permits) - redis.call('ZREMRANGEBYSCORE', permits, '-inf', now)
 end
 if used < capacity then
@@ -80,15 +86,22 @@ if wait > 0 then
   end
   if lease > (tonumber(f[4]) or 0) then
     -- handoffs must outlive the first renewal of whoever pops them: stretch the
-    -- pending ones to this caller's lease (rare: only when the longest lease grows)
+    -- pending ones to this caller's lease past their take-by deadline (rare: only
+    -- when the longest lease grows); never shorten one, never re-add a gone one
     redis.call('HSET', meta, 'maxlease', lease)
-    local pending = redis.call('ZRANGE', handoffs, 0, 99)
-    for i = 1, #pending do
-      redis.call('ZADD', permits, now + lease, pending[i])
+    local pending = redis.call('ZRANGE', handoffs, 0, 99, 'WITHSCORES')
+    local top = now + lease
+    for i = 1, #pending, 2 do
+      local h, upto = pending[i], tonumber(pending[i + 1]) + lease
+      local score = redis.call('ZSCORE', permits, h)
+      if score and tonumber(score) < upto then
+        redis.call('ZADD', permits, upto, h)
+      end
+      top = math.max(top, upto)
     end
     for _, k in ipairs({permits, handoffs}) do
-      if redis.call('PTTL', k) < lease then
-        redis.call('PEXPIRE', k, lease)
+      if redis.call('PTTL', k) < top - now then
+        redis.call('PEXPIRE', k, top - now)
       end
     end
   end

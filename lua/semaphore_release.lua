@@ -3,19 +3,22 @@
 -- (a permit created for whoever pops it from `handoffs` with BZPOPMIN, consuming one
 -- registration), and report the first `free` of the fair line to the caller.
 --
--- KEYS[1] permits   zset "<owner>/<n>" or "~h:<n>" -> lease deadline (server ms)
+-- KEYS[1] permits   zset "<owner>/<n>" or "~h:<n>.<µs>" (handoff) -> lease deadline
+--                   (server ms)
 -- KEYS[2] meta      hash {initial, capacity, kind, seq, maxlease}
 -- KEYS[3] waiters   zset unfair waiter id -> registration deadline (server ms)
 -- KEYS[4] done      string; marks that this request's capacity raise was applied
--- KEYS[5] handoffs  zset "~h:<n>" -> take-by deadline (server ms)
+-- KEYS[5] handoffs  zset "~h:<n>.<µs>" -> take-by deadline (server ms)
 -- KEYS[6] line      zset fair waiter id -> arrival number
 -- KEYS[7] tickets   zset fair waiter id -> ticket deadline (server ms)
 -- ARGV[1] extra     permits to add to the capacity (0 unless the caller releases more
 --                   than it holds; never for kind 'bounded')
--- ARGV[2] lease     the caller's lease in ms (a handoff permit lives max(lease,
---                   maxlease), so its taker renews it in time)
+-- ARGV[2] lease     the caller's lease in ms (a handoff permit lives window +
+--                   max(lease, maxlease): a taker popping it up to its take-by
+--                   deadline still has a whole lease to renew it in)
 -- ARGV[3] markttl   milliseconds the `done` mark lives (longer than any retry)
 -- ARGV[4] window    milliseconds a handoff waits to be taken before it is reclaimed
+--                   (its take-by deadline; at most ARGV[2])
 -- ARGV[5] value     the caller's initial value (stored when the settings are missing)
 -- ARGV[6] kind      'semaphore' or 'bounded'
 -- ARGV[7] wprefix   name of a fair waiter's wake-up list, less its id: the first `free`
@@ -27,7 +30,9 @@
 -- held), {-1, initial, kind} when the
 -- stored settings differ, {-2} for a capacity raise of a bounded semaphore.
 -- Invariants: ZCARD(permits) <= capacity (handoffs included); a retried call (same
--- `done` key) raises the capacity once; nothing is written on -1/-2.
+-- `done` key) raises the capacity once; nothing is written on -1/-2; a handoff's
+-- permit ends after its take-by deadline (see semaphore_acquire), and both keys live
+-- at least as long as the handoffs made here (TTLs are only extended).
 local permits, meta, waiters, done = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local handoffs, line, tickets = KEYS[5], KEYS[6], KEYS[7]
 local extra, lease, markttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -72,19 +77,24 @@ if free <= 0 then  -- handoffs nobody took in time hold permits: reclaim them (o
 end
 local hand = math.min(free, redis.call('ZCARD', waiters))
 if hand > 0 then
-  local life = math.max(lease, tonumber(f[3]) or 0)
+  local life = window + math.max(lease, tonumber(f[3]) or 0)
+  local stamp = t[1] .. string.format('%06d', tonumber(t[2]))
   for _ = 1, hand do
-    -- never reuse a name: a retried release of an old permit must not remove a new one
-    local h = '~h:' .. redis.call('HINCRBY', meta, 'seq', 1)
+    -- never reuse a name: a retried (or stalled) release of an old permit must not
+    -- remove a new one; the server time keeps names unique when the settings (and
+    -- so seq) were deleted and stored again
+    local h = '~h:' .. redis.call('HINCRBY', meta, 'seq', 1) .. '.' .. stamp
     redis.call('ZADD', permits, now + life, h)
     redis.call('ZADD', handoffs, now + window, h)
   end
   redis.call('ZPOPMIN', waiters, hand)
-  if redis.call('PTTL', permits) < life then
-    redis.call('PEXPIRE', permits, life)
+  -- handoffs lives as long as their permits, so a stale one is always found and
+  -- reclaimed together with its permit (never shortened: older ones may live longer)
+  for _, k in ipairs({permits, handoffs}) do
+    if redis.call('PTTL', k) < life then
+      redis.call('PEXPIRE', k, life)
+    end
   end
-  -- every pending handoff's take-by time is at most `window` from now
-  redis.call('PEXPIRE', handoffs, math.max(life, window))
   free = free - hand
 end
 
