@@ -23,7 +23,7 @@ from ._renewal import Lease, process_token, scheduler
 from ._replies import pairs
 from ._scripts import script
 from .client import HotClient, default_client
-from .exceptions import LockError, LockNotOwnedError, ScriptReplyError
+from .exceptions import LockError, LockNotOwnedError, OutcomeUnknownError, ScriptReplyError
 
 __all__ = ["Lock", "RLock", "LockStatistics", "Holder"]
 
@@ -59,6 +59,14 @@ def _granted(popped: Any) -> int | None:
     if popped is not None and popped[1][:1] == b"g":
         return int(popped[1][1:])
     return None
+
+
+def _wait(keys: tuple[str, ...], block: float) -> Cmd:
+    """The BLPOP of a waiting acquire.  Not retried blindly: a popped element is
+    gone, so a retry after a lost reply would miss a direct grant (and wait on while
+    the grant ages).  A lost reply raises OutcomeUnknownError instead, and the
+    acquire loop runs its script again, which finds a grant by the request id."""
+    return Cmd(("BLPOP", *keys, _seconds(block)), idempotent=False, block=block)
 
 
 def _seconds(value: float) -> str:
@@ -235,12 +243,15 @@ class _LockBase:
                 block = deadline.block_for(pttl / 1000.0 if pttl >= 0 else None, _HUNGRY_ROUND if claimant else None)
                 if block < 0.001:
                     continue
-                if not claimant:
-                    yield Cmd(("BLPOP", self._signal_key, _seconds(block)), block=block)
-                    continue
                 # the claimant is also woken by name: the release it claimed grants it
                 # the lock, for as long as its registration had left (at most its lease)
-                token = _granted((yield Cmd(("BLPOP", wake_key, self._signal_key, _seconds(block)), block=block)))
+                try:
+                    popped = yield _wait((wake_key, self._signal_key) if claimant else (self._signal_key,), block)
+                except OutcomeUnknownError:
+                    continue  # the reply (a wake-up or a grant) was lost: the next attempt finds out
+                if not claimant:
+                    continue
+                token = _granted(popped)
                 if token is not None:
                     ttl = min(self.lease, claim_register / 1000.0)
                     if sent + ttl - time.monotonic() > ttl / 3:
@@ -285,7 +296,10 @@ class _LockBase:
                 block = deadline.block_for(bound)
                 if block < 0.001:
                     continue
-                token = _granted((yield Cmd(("BLPOP", wake_key, _seconds(block)), block=block)))
+                try:
+                    token = _granted((yield _wait((wake_key,), block)))
+                except OutcomeUnknownError:
+                    continue  # the reply (a wake-up or a grant) was lost: the next attempt finds out
                 if token is not None:
                     # granted while we waited: the grant lives as long as our ticket had
                     # left, and we renew it on the ticket's schedule
@@ -520,7 +534,8 @@ class _LockBase:
     def extend(self, seconds: float) -> float:
         """Add *seconds* to the remaining lease of the current hold; return the new TTL.
 
-        With ``auto_renew`` the renewals never shorten an extension.
+        With ``auto_renew`` the renewals never shorten an extension.  A call retried
+        after a lost reply adds the time once.
 
         Raises:
             ValueError: *seconds* is not a positive number.
@@ -538,7 +553,8 @@ class _LockBase:
         if hold.lost is not None or hold.pid != os.getpid():
             raise LockNotOwnedError(f"cannot extend {self._cls} {self.key!r}: the hold was lost", key=self.key)
         sent = time.monotonic()
-        ttl = self._client.perform(Eval(_EXTEND, (self._main,), (hold.owner, max(int(seconds * 1000), 1))))
+        # the request id makes a retry (after a lost reply) a no-op: the time is added once
+        ttl = self._client.perform(Eval(_EXTEND, (self._main,), (hold.owner, max(int(seconds * 1000), 1), _new_id())))
         if ttl == 0:
             self._lose(hold, "expired")
             raise LockNotOwnedError(f"cannot extend {self._cls} {self.key!r}: the hold was lost", key=self.key)

@@ -206,3 +206,120 @@ def test_a_fair_waiter_whose_ticket_lapsed_rejoins_the_line_instead_of_sleeping_
     t.join(15)
     assert done["ok"] and done["at"] - released < 2, done
     waiter.release()
+
+
+# -- lost replies (through the fault-injecting proxy of tests/_faultproxy.py) ----------
+
+
+@pytest.fixture
+def proxy(private_server):
+    from ._faultproxy import FaultProxy
+
+    p = FaultProxy(private_server.port)
+    yield p
+    p.close()
+
+
+def _proxied(url: str) -> hotsync.HotClient:
+    return hotsync.HotClient.from_url(url, socket_timeout=0.2, socket_connect_timeout=0.2, metrics=False,
+                                      retry=hotsync.RetryPolicy(budget=5))
+
+
+def _wait_until(predicate, seconds: float = 5.0) -> None:
+    end = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < end, "timed out waiting"
+        time.sleep(0.005)
+
+
+@pytest.mark.timeout(30)
+def test_an_extend_whose_reply_was_lost_adds_its_time_once(proxy, private_server):
+    # extend() added seconds to the remaining TTL and was retried blindly after a lost
+    # reply: every attempt that reached the server added them again
+    c = _proxied(proxy.url)
+    raw = redis.Redis(port=private_server.port)
+    lock = hotsync.Lock("lost-extend", c, lease=10, auto_renew=False)
+    lock.acquire()
+    lock.extend(1)  # the script is loaded (a lost NOSCRIPT reply would hide the bug)
+    proxy.set("drop_replies")
+    threading.Timer(0.5, proxy.set, args=("pass",)).start()
+    left = lock.extend(20)
+    assert left <= 31.05
+    assert raw.pttl("lost-extend") <= 31_000  # 10 s of lease + 1 s + 20 s, not 51 s or more
+    assert lock.extend(5) > left - 1  # a new call adds again
+    lock.release()
+    c.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_claimant_whose_hand_over_reply_was_lost_still_gets_the_grant_it_was_given(proxy, private_server):
+    # the BLPOP that pops a direct grant was retried blindly after a lost reply: the retry
+    # waited a whole round for a notice already taken, while the grant (which lives only
+    # as long as the claimant's registration) ran out; the lock was then free and the
+    # waiter took it afresh, with a new token, if nobody else did first
+    direct = hotsync.HotClient.from_url(private_server.url, metrics=False)
+    c = _proxied(proxy.url)
+    raw = redis.Redis(port=private_server.port)
+    holder = hotsync.Lock("lost-grant", direct, lease=1.5)  # renewed: 1.0-1.5 s left
+    holder.acquire()
+    waiter = hotsync.Lock("lost-grant", c, lease=10)
+    done: dict[str, object] = {}
+
+    def wait() -> None:
+        done["ok"] = waiter.acquire(timeout=15)
+        done["at"] = time.monotonic()
+
+    t = threading.Thread(target=wait)
+    t.start()
+    _wait_until(lambda: raw.hget(holder._fence_key, "hungry") is not None)  # it claimed the next release
+    time.sleep(0.05)  # and blocks on its wake-up list for 1 s
+    proxy.set("drop_replies")
+    released = time.monotonic()
+    holder.release()
+    granted = int(raw.hget(holder._fence_key, "n"))
+    threading.Timer(0.3, proxy.set, args=("pass",)).start()
+    t.join(20)
+    assert done["ok"] is True
+    assert waiter.token == granted, "the grant ran out before the waiter learned of it"
+    assert done["at"] - released < 1.8
+    waiter.release()
+    c.close()
+    direct.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_fair_waiter_whose_hand_over_reply_was_lost_takes_the_grant_at_once(proxy, private_server):
+    # after a lost BLPOP reply (here: the connection reset), the blind retry blocked again
+    # for the previous holder's remaining lease while the lock, already granted to this
+    # waiter, sat unused
+    direct = hotsync.HotClient.from_url(private_server.url, metrics=False)
+    c = _proxied(proxy.url)
+    raw = redis.Redis(port=private_server.port)
+    holder = hotsync.Lock("lost-fair-grant", direct, fair=True, lease=3)  # renewed: 2-3 s left
+    holder.acquire()
+    waiter = hotsync.Lock("lost-fair-grant", c, fair=True, lease=30)
+    done: dict[str, object] = {}
+
+    def wait() -> None:
+        done["ok"] = waiter.acquire(timeout=15)
+        done["at"] = time.monotonic()
+
+    t = threading.Thread(target=wait)
+    t.start()
+    _wait_until(lambda: raw.zcard(holder._line_key) == 1)
+    wake_key = holder._wait_prefix + raw.zrange(holder._line_key, 0, 0)[0].decode()
+    time.sleep(0.1)  # blocked in BLPOP on its wake-up list
+    proxy.set("drop_replies")
+    released = time.monotonic()
+    holder.release()  # grants the lock to the waiter and pushes g<token>
+    granted = int(raw.hget(holder._fence_key, "n"))
+    _wait_until(lambda: raw.exists(wake_key) == 0)  # popped; the reply is dropped
+    time.sleep(0.05)
+    proxy.reset()  # the client learns its connection is gone: the reply is lost
+    proxy.set("pass")
+    t.join(20)
+    assert done["ok"] is True and waiter.token == granted
+    assert done["at"] - released < 1.0, done["at"] - released
+    waiter.release()
+    c.close()
+    direct.close()
