@@ -151,7 +151,19 @@ class _Consumer:
     orphans: list[bytes] = field(default_factory=list)
     reserving: int = 0
     registered: bool = False
+    #: monotonic time until which its entry in {K}:consumers certainly lasts (from the
+    #: send time of the last prepare that registered it; the heartbeat's own deadline
+    #: counts too): a native BLMOVE that cannot end later may go without the prepare
+    until: float = 0.0
     lease: Lease | None = None
+    #: the heartbeat lease's deadline when it was made: only a later one was confirmed
+    first_beat: float = 0.0
+
+    def registered_for(self, now: float) -> float:
+        """Seconds its registration certainly lasts from *now* (<= 0: unknown or over)."""
+        hb = self.lease
+        beat = hb.deadline if hb is not None and hb.active and hb.deadline > self.first_beat else 0.0
+        return max(self.until, beat) - now
 
 
 class _QueueBase:
@@ -456,8 +468,20 @@ class _QueueBase:
         which promotes due delayed items, registers the caller and reports a
         shutdown.  On the fast path (the last prepare, less than ``_CALM`` s ago,
         found nothing delayed and no shutdown) the native pop goes alone, for at
-        most what is left of that second.  Non-blocking takes and zset reserves run
-        the pop scripts.  ``ack``: a message to ack first, in the same round trip
+        most what is left of that second.
+
+        A reserve's BLMOVE fills the consumer's in-flight list, which only the
+        reaper gives back, and only for a consumer in ``{K}:consumers``: a message
+        must never land there after the consumer was taken out (reaped after a
+        stall, or during a wait longer than its lease).  So a reserve's BLMOVE never
+        blocks past the moment its registration is known to last: alone (fast
+        path) only while the last registration (prepare, or heartbeat: send time +
+        lease) outlasts the whole wait by a margin; otherwise behind a prepare,
+        which registers it afresh, with the wait capped at half the lease.  A
+        ``ZADD consumers NX 0`` goes first in that pipeline, so that even a prepare
+        that meets NOSCRIPT leaves the consumer findable by the reaper (score 0: a
+        dead process is reaped at once; a live one may see a redelivery).
+        Non-blocking takes and zset reserves run the pop scripts.  ``ack``: a message to ack first, in the same round trip
         when the pop is native.
         """
         deadline = Deadline(timeout if block else 0.0)
@@ -494,14 +518,25 @@ class _QueueBase:
                 continue
             # native: [ack] [prepare] pop [wake putters], one pipeline
             tid, gid, register_getter = self._getter()
-            register_consumer = consumer is not None and not consumer.registered
             now = time.monotonic()
             calm_left = self._calm_until - now
+            register_consumer = False
+            if consumer is not None:
+                # the wait must end while the registration certainly lasts (see above)
+                reg_left = consumer.registered_for(now) - max(self.lease / 10, 0.05)
+                register_consumer = not consumer.registered or reg_left < 0.05
+                if not register_consumer:
+                    calm_left = min(calm_left, reg_left)
             fast = calm_left >= 0.05 and not (register_getter or register_consumer or drop)
             if fast:
                 bound = min(bound, calm_left)
+            elif consumer is not None:
+                # a fresh registration lasts a lease: it outlives a wait of half of it
+                bound = min(bound, self.lease / 2 if register_consumer else min(self.lease / 2, reg_left))
             secs = _seconds(bound)
             calls: list[Any] = []
+            if consumer is not None and not fast:  # findable even if the prepare meets NOSCRIPT
+                calls.append(Cmd(("ZADD", self._consumers_key, "NX", 0, consumer.id)))
             if not fast:
                 calls.append(self._pre_call(bound, consumer, consumer.id if register_consumer else "", drop,  # type: ignore[union-attr]
                                             gid if register_getter else ""))
@@ -534,6 +569,8 @@ class _QueueBase:
                     raise
                 if acking is not None:  # ack is idempotent: make sure it happened
                     self._finish(acking, "ack", (yield self._ack_call(acking)) or 1)
+                # the guard (score 0) or the prepare registered us; renew it to a full lease
+                yield Eval(_HEARTBEAT, (self._consumers_key,), (consumer.id, self._lease_ms))
                 found = yield from self._recover(consumer)
                 if found:
                     return found
@@ -545,6 +582,10 @@ class _QueueBase:
                 elif isinstance(reply, Exception):
                     raise reply
                 self._finish(acking, "ack", reply)
+            if consumer is not None and not fast:
+                guard = replies.pop(0)
+                if isinstance(guard, Exception):
+                    raise guard
             shut, left = 0, -1
             if not fast:
                 pre = replies.pop(0)
@@ -561,6 +602,7 @@ class _QueueBase:
                     self._note_due(due)
                     if register_consumer:
                         consumer.registered = True  # type: ignore[union-attr]
+                        consumer.until = now + self.lease  # type: ignore[union-attr]
                     if register_getter:
                         self._getter_ids[tid] = (gid, now + 20.0)
                     self._calm_until = now + _CALM if not shut and due < 0 else 0.0
@@ -689,7 +731,7 @@ class _QueueBase:
                     # idle: leave the consumers set (requeue anything stray in our list first)
                     lease.active = False
                     c.lease = None
-                    c.registered = False
+                    c.registered, c.until = False, 0.0
                     self._requeue_all(c.inflight, c.id)
                     return True
                 # not registered while holding messages: they were reaped (we stalled past the lease)
@@ -699,13 +741,13 @@ class _QueueBase:
             with c.lock:
                 c.held.clear()
                 c.orphans.clear()
-                c.registered = False
+                c.registered, c.until = False, 0.0
                 if c.lease is lease:
                     c.lease = None
 
         lease = Lease(self._client, Eval(_HEARTBEAT, (self._consumers_key,), (c.id, self._lease_ms)), self.lease,
                       time.monotonic(), lost, check=check, kind=self._kind, name=self.key)
-        c.lease = lease
+        c.lease, c.first_beat = lease, lease.deadline
         scheduler().add(lease)
 
     def reserve(self, block: bool = True, timeout: float | None = None) -> Message:

@@ -131,3 +131,59 @@ def test_two_puts_in_one_transaction_wake_two_blocked_reservers_of_a_priority_qu
         t.join(15)
     assert len(got) == 2
     assert max(got) - start < 2.0  # not left waiting until the end of its wait with an item ready
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("cls", [hotsync.Queue, hotsync.LifoQueue], ids=_name)
+def test_a_consumer_reaped_after_a_stall_that_reserves_again_at_once_is_registered_when_the_message_lands(
+        client, raw, cls):
+    """The reaper takes a stalled consumer out of the consumers set; the consumer still
+    believes it is registered, and its next reserve (within a second of the last prepare:
+    the fast path, the native pop alone) must not fill an in-flight list nobody reaps."""
+    a = cls(key="reregister", client=client, lease=0.3)
+    b = cls(key="reregister", client=client, lease=0.3)
+    a.put(1)
+    a.reserve(timeout=1).ack()
+    c = a._consumer()
+    scheduler().cancel(c.lease)  # a stalls: no heartbeat
+    c.lease = None
+    time.sleep(0.4)
+    assert b.reap() == 0  # a's lease ran out: the reaper forgets it (its list is empty)
+    assert raw.zscore(a._consumers_key, c.id) is None
+    a.put(2)
+    msg = a.reserve(timeout=1)
+    # else a process dying now (before its next heartbeat) loses the message forever
+    assert raw.zscore(a._consumers_key, c.id) is not None
+    assert msg.ack() is True
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("cls", [hotsync.Queue, hotsync.LifoQueue], ids=_name)
+def test_a_message_that_arrives_after_a_stalled_consumer_was_reaped_during_its_wait_belongs_to_a_registered_consumer(
+        client, raw, cls):
+    """A reserve waits longer than the lease while its heartbeat stalls: the reaper takes the
+    consumer out of the consumers set meanwhile; the message that then arrives must not land
+    in an in-flight list nobody reaps."""
+    a = cls(key="midwait", client=client, lease=0.3)
+    b = cls(key="midwait", client=client, lease=0.3)
+    got = []
+    t = threading.Thread(target=lambda: got.append(a.reserve(timeout=5)))
+    t.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not a._consumers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (c,) = a._consumers.values()
+        while c.lease is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        scheduler().cancel(c.lease)  # a's renewal thread stalls: no heartbeat
+        c.lease = None
+        time.sleep(0.5)
+        b.reap()  # a's lease ran out (as far as Redis can tell)
+        a.put(1)
+    finally:
+        t.join(10)
+    assert got and got[0].value == 1
+    # else a process dying now loses the message forever
+    assert raw.zscore(a._consumers_key, c.id) is not None
+    assert got[0].ack() is True
