@@ -7,7 +7,9 @@ worker-pool example: each worker's metrics endpoint and the live-state exporter.
 from __future__ import annotations
 
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +17,6 @@ import time
 import pytest
 
 from hotsync._demo import example_path
-from hotsync._embedded import free_port
 
 from ._prometheus import Prometheus, binary
 from .test_grafana import expressions
@@ -40,10 +41,34 @@ def _instantiate(expr: str) -> str:
     return expr.replace("$__rate_interval", "20s").replace("$name", ".*")
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_run(n: int, avoid: range = range(0)) -> int:
+    """The first of *n* consecutive ports, all free now, below the kernel's ephemeral range.
+
+    The example binds ``--metrics-port + i`` for each worker; ports from the ephemeral
+    range (what ``bind(0)`` returns) can be taken meanwhile by any outgoing connection
+    of a busy suite (seen as EADDRINUSE in CI), ports below it only by another listener.
+    """
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 32000)
+        ports = range(base, base + n)
+        if not any(p in avoid for p in ports) and all(_bindable(p) for p in ports):
+            return base
+    raise RuntimeError(f"no {n} consecutive free ports found")
+
+
 def test_every_dashboard_query_returns_data_from_the_running_example(prometheus_binary, redis_url):
-    metrics_port, exporter_port = free_port(), free_port()
-    while any(free_port() == p for p in range(metrics_port, metrics_port + WORKERS)):
-        metrics_port = free_port()
+    metrics_port = _free_run(WORKERS)
+    exporter_port = _free_run(1, avoid=range(metrics_port, metrics_port + WORKERS))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     example = subprocess.Popen(
         [sys.executable, str(example_path()), "--redis", redis_url, "--rate", "100", "local", "--jobs", "2500",
