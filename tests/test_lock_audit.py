@@ -251,18 +251,18 @@ def test_an_extend_whose_reply_was_lost_adds_its_time_once(proxy, private_server
     c.close()
 
 
-@pytest.mark.timeout(30)
-def test_a_claimant_whose_hand_over_reply_was_lost_still_gets_the_grant_it_was_given(proxy, private_server):
-    # the BLPOP that pops a direct grant was retried blindly after a lost reply: the retry
-    # waited a whole round for a notice already taken, while the grant (which lives only
-    # as long as the claimant's registration) ran out; the lock was then free and the
-    # waiter took it afresh, with a new token, if nobody else did first
+def _holder_and_proxied_waiter(proxy, private_server, key, *, holder_lease, waiter_lease, fair=False):
+    """A holder on a direct client, and a thread waiting (timeout 15 s) through the proxy.
+
+    Returns (direct client, proxied client, raw client, holder, waiter, done, thread);
+    ``done`` gets ``ok`` (what acquire returned) and ``at`` (when).
+    """
     direct = hotsync.HotClient.from_url(private_server.url, metrics=False)
     c = _proxied(proxy.url)
     raw = redis.Redis(port=private_server.port)
-    holder = hotsync.Lock("lost-grant", direct, lease=1.5)  # renewed: 1.0-1.5 s left
+    holder = hotsync.Lock(key, direct, lease=holder_lease, fair=fair)
     holder.acquire()
-    waiter = hotsync.Lock("lost-grant", c, lease=10)
+    waiter = hotsync.Lock(key, c, lease=waiter_lease, fair=fair)
     done: dict[str, object] = {}
 
     def wait() -> None:
@@ -271,6 +271,17 @@ def test_a_claimant_whose_hand_over_reply_was_lost_still_gets_the_grant_it_was_g
 
     t = threading.Thread(target=wait)
     t.start()
+    return direct, c, raw, holder, waiter, done, t
+
+
+@pytest.mark.timeout(30)
+def test_a_claimant_whose_hand_over_reply_was_lost_still_gets_the_grant_it_was_given(proxy, private_server):
+    # the BLPOP that pops a direct grant was retried blindly after a lost reply: the retry
+    # waited a whole round for a notice already taken, while the grant (which lives only
+    # as long as the claimant's registration) ran out; the lock was then free and the
+    # waiter took it afresh, with a new token, if nobody else did first
+    direct, c, raw, holder, waiter, done, t = _holder_and_proxied_waiter(
+        proxy, private_server, "lost-grant", holder_lease=1.5, waiter_lease=10)  # renewed: 1.0-1.5 s left
     _wait_until(lambda: raw.hget(holder._fence_key, "hungry") is not None)  # it claimed the next release
     time.sleep(0.05)  # and blocks on its wake-up list for 1 s
     proxy.set("drop_replies")
@@ -292,20 +303,8 @@ def test_a_fair_waiter_whose_hand_over_reply_was_lost_takes_the_grant_at_once(pr
     # after a lost BLPOP reply (here: the connection reset), the blind retry blocked again
     # for the previous holder's remaining lease while the lock, already granted to this
     # waiter, sat unused
-    direct = hotsync.HotClient.from_url(private_server.url, metrics=False)
-    c = _proxied(proxy.url)
-    raw = redis.Redis(port=private_server.port)
-    holder = hotsync.Lock("lost-fair-grant", direct, fair=True, lease=3)  # renewed: 2-3 s left
-    holder.acquire()
-    waiter = hotsync.Lock("lost-fair-grant", c, fair=True, lease=30)
-    done: dict[str, object] = {}
-
-    def wait() -> None:
-        done["ok"] = waiter.acquire(timeout=15)
-        done["at"] = time.monotonic()
-
-    t = threading.Thread(target=wait)
-    t.start()
+    direct, c, raw, holder, waiter, done, t = _holder_and_proxied_waiter(
+        proxy, private_server, "lost-fair-grant", holder_lease=3, waiter_lease=30, fair=True)  # 2-3 s left
     _wait_until(lambda: raw.zcard(holder._line_key) == 1)
     wake_key = holder._wait_prefix + raw.zrange(holder._line_key, 0, 0)[0].decode()
     time.sleep(0.1)  # blocked in BLPOP on its wake-up list
