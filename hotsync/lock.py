@@ -329,16 +329,16 @@ class _LockBase:
         if reply[0] == 2:
             if keep:
                 return int(reply[1]), 1, sent, self.lease
-            yield from self._release_ops(owner, _new_id())
+            yield from self._release_ops(owner, _new_id(), int(reply[1]))
         elif reply[0] == 1:
             yield self._wake(reply[1])
         return None
 
-    def _release_ops(self, owner: str, req: str) -> Ops:
+    def _release_ops(self, owner: str, req: str, token: int | None = None) -> Ops:
         reply = yield Eval(
             _RELEASE,
             (self._main, self._fence_key, self._waiters_key, self._signal_key, self._line_key, self._tickets_key),
-            (owner, req, self._lease_ms, 1, self._wait_prefix),  # 1: starvation mode
+            (owner, req, self._lease_ms, 1, self._wait_prefix, "" if token is None else str(token)),  # 1: starvation
         )
         code = reply[0]
         if code == 0:
@@ -432,7 +432,7 @@ class _LockBase:
     def _start_lease(self, hold: _Hold, sent: float, ttl: float) -> Lease:
         lease = Lease(
             self._client,
-            Eval(_RENEW, (self._main,), (hold.owner, self._lease_ms)),
+            Eval(_RENEW, (self._main, self._fence_key), (hold.owner, self._lease_ms, str(hold.fence))),
             self.lease,
             sent,
             lambda reason: self._lose(hold, reason),
@@ -480,7 +480,7 @@ class _LockBase:
                 key=self.key,
             )
         try:
-            left = self._client.drive(self._release_ops(hold.owner, _new_id()))
+            left = self._client.drive(self._release_ops(hold.owner, _new_id(), hold.fence))
         except BaseException:
             self._drop(hold)  # let the lease run out rather than renew a hold we may not have
             raise

@@ -27,6 +27,8 @@
 --                  waiter's owner id; the fair head's place in line): pushed here
 --                  (LPUSH, PEXPIRE sigttl) in the same round trip.  The lists share
 --                  the lock's hash tag, hence its cluster slot.
+-- ARGV[6] token    the releasing hold's fencing token, or '' (no check): a newer hold
+--                  of the same owner id (an RLock owner's other object) is not touched
 --
 -- Returns {1, depth_left} released (the head of the fair line, if any, granted),
 -- {2, depth_left} this request was already applied (a retry),
@@ -58,6 +60,14 @@ if not mine[2] then
     return {2, 0}
   end
   return {0}
+end
+
+local token = ARGV[6] or ''
+if token ~= '' then
+  local n = redis.call('HGET', fence, 'n')
+  if n and n ~= token then  -- a newer hold of this owner id: not the caller's
+    return {0}
+  end
 end
 
 local depth = tonumber(mine[2]) - 1

@@ -325,3 +325,24 @@ def test_a_fair_waiter_whose_hand_over_reply_was_lost_takes_the_grant_at_once(pr
     waiter.release()
     c.close()
     direct.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_stale_rlock_object_neither_renews_nor_releases_the_newer_hold_of_its_thread(client, raw):
+    # two RLock objects in one thread share an owner id: when one object's hold is lost
+    # and the other takes the lock afresh, the owner id alone made the first object's
+    # renewals succeed on the new hold and its release lower the new hold's depth
+    stale = hotsync.RLock("two-objects", client, lease=0.6)
+    stale.acquire()
+    old_token = stale.token
+    raw.delete(stale._main)  # the hold is lost in Redis (the renewal has not noticed yet)
+    fresh = hotsync.RLock("two-objects", client, lease=10)
+    assert fresh.acquire(blocking=False)
+    assert fresh.token > old_token
+    _wait_until(lambda: stale.lost.is_set(), 3)  # its renewal (every 0.2 s) sees the newer hold
+    assert not stale.owned()
+    with pytest.raises(hotsync.LockNotOwnedError):
+        stale.release()
+    assert fresh.owned() and raw.hget(fresh._main, fresh._owner()) == b"1"
+    fresh.release()
+    assert not fresh.locked()
