@@ -357,8 +357,15 @@ class _LockBase:
         # out of line (the ticket lapsed, e.g. after a pause) while blocked: nobody would
         # wake this waiter, so it wakes itself, to rejoin the line (after a grant that took
         # it out of line, it finds the grant instead)
-        lease.on_lost = lambda reason: self._client.perform(self._wake(owner.encode()))
+        lease.on_lost = lambda reason: self._rejoin(owner, reason)
         return lease
+
+    def _rejoin(self, owner: str, reason: str) -> None:
+        """A waiter's ticket lapsed: wake it (renewal thread).  Not when Redis is
+        unreachable: the push could not land, and retrying it here would hold up the
+        renewal thread (and every other lease's loss report) for the retry budget."""
+        if reason == "expired":
+            self._client.perform(self._wake(owner.encode()))
 
     # -- public API ---------------------------------------------------------
 
