@@ -1,5 +1,5 @@
 -- dict_replace: replace the whole content of a hash with the given fields, atomically
--- (Dict/DefaultDict/Counter construction with initial=, and assignment to .value).
+-- (Dict/DefaultDict/Counter construction with initial=, assignment to .value, and clear()).
 --
 -- KEYS[1] hash     the object's hash (field -> encoded value, or decimal count)
 -- KEYS[2] scratch  the object's {K}:tmp key: the replacement is built there first

@@ -8,7 +8,8 @@
 --
 -- Semantics are Python's.  int op int stays an int, computed exactly on 24-bit
 -- limbs (Lua numbers are doubles, exact only to 2^53) and stored only if it fits
--- the signed 64-bit range of Redis integers; truediv and negative powers give a
+-- the signed 64-bit range of Redis integers (operands may be wider, up to 40 digits:
+-- 5 & (2**64 - 1) is 5, 5 >> 2**70 is 0); truediv and negative powers give a
 -- float, as in Python.  Anything involving a float is IEEE double arithmetic with
 -- CPython's rules for //, % and ** (float_div_mod, float_pow).  A float is stored
 -- as its shortest round-trip text, laid out as Python's repr lays it out.
@@ -125,7 +126,8 @@ local function fmt_int(x)
 end
 
 local MAX = parse_int('9223372036854775807').m
-local TOP = {0, 0, 0, 1} -- 2^72: two's complement width for bitwise operators
+local W = 6 -- limbs of the two's complement for bitwise operators: 144 bits, wider than any
+local TOP = {0, 0, 0, 0, 0, 0, 1} -- operand parse_int accepts (40 digits < 2^133); TOP = 2^144
 local function fits(x)
   local c = cmp(x.m, MAX)
   return c <= 0 or (x.neg and cmp(x.m, add(MAX, {1})) == 0)
@@ -166,12 +168,14 @@ local function spow(x, e)
   end
   return result
 end
-local function twos(x) -- 3 limbs of the 72-bit two's complement of x (|x| <= 2^63)
+local function twos(x) -- W limbs of the 144-bit two's complement of x (|x| < 2^143)
   local m = x.neg and sub(TOP, x.m) or x.m
-  return {m[1] or 0, m[2] or 0, m[3] or 0}
+  local l = {}
+  for i = 1, W do l[i] = m[i] or 0 end
+  return l
 end
 local function untwos(l)
-  if l[3] >= B / 2 then return mk(true, sub(TOP, trim(l))) end
+  if l[W] >= B / 2 then return mk(true, sub(TOP, trim(l))) end
   return mk(false, l)
 end
 
@@ -185,21 +189,22 @@ local function int_op(a, b)
     return op == 'floordiv' and q or r
   end
   if op == 'pow' then return spow(a, b) end
-  if not fits(a) or not fits(b) then return nil end
+  -- operands may exceed 64 bits (x &= 2**64 - 1, x >>= 2**70): only the result must fit
   if op == 'lshift' or op == 'rshift' then
     if b.neg then return nil, 'NEGSHIFT' end
     local n = small(b)
     if op == 'lshift' then
       if #a.m == 0 then return a end
-      if not n or n >= 64 then return nil end
+      if not n or n >= 64 then return nil end -- |a| >= 1: |a| * 2^64 and beyond never fit
       return smul(a, pow2(n))
     end
-    if not n or n >= 64 then return mk(a.neg, a.neg and {1} or {}) end
+    if not n or n >= 24 * W then return mk(a.neg, a.neg and {1} or {}) end -- every bit shifted out
     return (sdivmod(a, pow2(n)))
   end
   local f = (op == 'and' and bit.band) or (op == 'or' and bit.bor) or bit.bxor
-  local x, y = twos(a), twos(b)
-  return untwos({f(x[1], y[1]), f(x[2], y[2]), f(x[3], y[3])})
+  local x, y, r = twos(a), twos(b), {}
+  for i = 1, W do r[i] = f(x[i], y[i]) end
+  return untwos(r)
 end
 
 local z = 0

@@ -19,7 +19,7 @@ are the one field ``1``.  With JSON a str key ``a`` is the field ``"a"``
 (quotes included: ``HGET K '"a"'`` from another client); ``codec="str"``
 stores bare text instead, at the price of every value coming back as ``str``.
 
-Scripts: ``lua/dict_replace.lua`` (``initial``, ``.value =``),
+Scripts: ``lua/dict_replace.lua`` (``initial``, ``.value =``, ``clear``),
 ``dict_setdefault.lua`` (``setdefault``, ``DefaultDict`` misses),
 ``dict_pop.lua``, ``dict_popitem.lua``, ``dict_merge.lua`` (``update`` / ``|=``
 from another Dict, server-side).
@@ -145,7 +145,12 @@ class Dict(Collection, MutableMapping):
         t = type(key)
         if t is str or t is int or key is None:
             if type(self._codec) is JsonCodec:  # the common case, byte-identical and faster
-                return _json_str(key).encode() if t is str else b"null" if key is None else b"%d" % key
+                if t is str:
+                    try:
+                        return _json_str(key).encode()
+                    except UnicodeEncodeError:  # a lone surrogate: the codec's TypeError
+                        return self._codec.dumps(key)
+                return b"null" if key is None else b"%d" % key
             return self._codec.dumps(key)
         if t is bool:
             return self._codec.dumps(int(key))
@@ -182,7 +187,10 @@ class Dict(Collection, MutableMapping):
         if type(self._codec) is JsonCodec:  # byte-identical fast paths of the default codec
             t = type(value)
             if t is str:
-                return _json_str(value).encode()
+                try:
+                    return _json_str(value).encode()
+                except UnicodeEncodeError:  # a lone surrogate: the codec's TypeError
+                    return self._codec.dumps(value)
             if t is int:
                 return b"%d" % value
         return self._codec.dumps(value)
@@ -353,12 +361,9 @@ class Dict(Collection, MutableMapping):
         if len(args) > 1:
             raise TypeError(f"update expected at most 1 argument, got {len(args)}")
         if args and isinstance(args[0], Dict) and colocated(self, args[0]) and self._same_encoding(args[0]):
-            merge = Eval(_MERGE, (self._main, args[0]._main), ())
-            if kwargs:
-                flat = self._encode_items(kwargs)
-                self._atomic([merge, Cmd(("HSET", self._main, *flat))])
-            else:
-                self._client.write(merge)
+            # kwargs go into the same script: MULTI/EXEC would still apply them if the copy failed
+            flat = self._encode_items(kwargs) if kwargs else []
+            self._client.write(Eval(_MERGE, (self._main, args[0]._main), tuple(flat)))
             return
         items: dict[Any, Any] = {}
         if args:
@@ -367,8 +372,11 @@ class Dict(Collection, MutableMapping):
         self._write_flat(self._encode_items(items))
 
     def clear(self) -> None:
-        """Remove every item (``DEL``)."""
-        self._write("DEL", self._main)
+        """Remove every item (``dict_replace.lua`` with no pairs: type check, then ``DEL``).
+
+        A key of another Redis type raises ``WrongTypeError`` and is left alone.
+        """
+        self._eval_write(_REPLACE, (self._main, aux(self._main, "tmp")), ())
 
     def copy(self) -> dict[Any, Any]:
         """A plain ``dict`` snapshot (one ``HGETALL``); not a new Redis object."""
@@ -516,6 +524,11 @@ class _ValuesView(ValuesView):  # type: ignore[type-arg]
 
     def __reversed__(self) -> Iterator[Any]:
         return reversed(self._snapshot())
+
+    def __contains__(self, value: object) -> bool:
+        # one HVALS: ValuesView's default does HKEYS then d[k] per key, which raises KeyError
+        # (or, on a DefaultDict, stores a default) when a key vanishes in between
+        return any(v is value or v == value for v in self._snapshot())
 
 
 class _ItemsView(ItemsView):  # type: ignore[type-arg]

@@ -13,7 +13,7 @@ The text is what other clients expect of a Redis number: ``INCRBY`` works on
 an Int, ``INCRBYFLOAT`` on both, ``GET`` shows the value.
 
 Scripts: ``lua/number_iop.lua`` (every in-place operator except ``Int += int``
-and ``Int -= int``, which are native ``INCRBY``/``DECRBY``), ``number_set.lua``
+and ``Int -= int``, which are native ``INCRBY``/``DECRBY`` outside ``transaction()``), ``number_set.lua``
 (``initial``, ``.value =``).
 """
 
@@ -449,15 +449,18 @@ class Int(_Number, numbers.Integral):
             raise
         return self
 
+    # INCRBY/DECRBY fail on a key holding a float, and _incr then falls back to the script;
+    # inside transaction() there is no reply to fall back on, so the script is queued directly
+
     def __iadd__(self, other: Any) -> _Number:
-        if type(other) is int and _MIN <= other <= _MAX:
+        if type(other) is int and _MIN <= other <= _MAX and not self._client.in_transaction():
             return self._incr("INCRBY", other)
         return self._iop("add", other)
 
     def __isub__(self, other: Any) -> _Number:
         # not -2**63: Redis < 7 negates a DECRBY argument without an overflow check and
         # would add it instead; the script path computes that case exactly
-        if type(other) is int and _MIN < other <= _MAX:
+        if type(other) is int and _MIN < other <= _MAX and not self._client.in_transaction():
             return self._incr("DECRBY", other)
         return self._iop("sub", other)
 

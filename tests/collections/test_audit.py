@@ -1,0 +1,142 @@
+"""Audit findings: each test pins a builtin behaviour the collections got wrong."""
+
+from __future__ import annotations
+
+import operator
+
+import pytest
+
+from hotsync import Counter, DefaultDict, Dict, Float, Int, WrongTypeError, transaction
+
+from .test_dict import count_trips
+
+pytestmark = pytest.mark.timeout(60)
+
+LONE_SURROGATE = "\ud800"
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda d: d.__setitem__(LONE_SURROGATE, 1),
+        lambda d: d.__setitem__("a", LONE_SURROGATE),
+        lambda d: d.update({"ok": 1, LONE_SURROGATE: 2}),
+        lambda d: d.setdefault(LONE_SURROGATE, 1),
+    ],
+)
+def test_a_dict_key_or_value_json_cannot_encode_raises_type_error_and_writes_nothing(client, write):
+    d = Dict({"x": 1}, key="d", client=client)
+    with pytest.raises(TypeError):
+        write(d)
+    assert d.value == {"x": 1}
+
+
+def test_looking_up_a_key_json_cannot_encode_answers_like_dict_instead_of_raising(client):
+    d = Dict({"x": 1}, key="d", client=client)
+    assert LONE_SURROGATE not in d
+    assert d.get(LONE_SURROGATE, "default") == "default"
+    assert d.pop(LONE_SURROGATE, "default") == "default"
+    with pytest.raises(KeyError):
+        d[LONE_SURROGATE]
+
+
+def test_counting_an_element_json_cannot_encode_raises_type_error_and_writes_nothing(client):
+    c = Counter("ab", key="c", client=client)
+    with pytest.raises(TypeError):
+        c.update([LONE_SURROGATE])
+    with pytest.raises(TypeError):
+        c.update(["a", LONE_SURROGATE])
+    assert c[LONE_SURROGATE] == 0
+    assert dict(c.value) == {"a": 1, "b": 1}
+
+
+@pytest.mark.parametrize("cls", [Dict, Counter])
+def test_clear_on_a_key_of_another_redis_type_raises_wrong_type_and_deletes_nothing(client, raw, cls):
+    raw.set(client.key_prefix + "text", "keep me")
+    d = cls(key="text", client=client)
+    with pytest.raises(WrongTypeError, match="text"):
+        d.clear()
+    assert raw.get(client.key_prefix + "text") == b"keep me"
+
+
+@pytest.mark.parametrize(
+    ("start", "operation", "operand", "expected"),
+    [
+        (5, operator.iand, 2**64 - 1, 5),  # masking to 64 unsigned bits
+        (5, operator.iand, 2**70, 0),
+        (-1, operator.ior, 2**70, -1),
+        (2**63 - 1, operator.iand, 10**39, (2**63 - 1) & 10**39),
+        (0, operator.ilshift, 2**70, 0),
+        (5, operator.irshift, 2**70, 0),
+        (-5, operator.irshift, 2**64, -1),
+    ],
+)
+def test_bitwise_operators_with_an_operand_beyond_64_bits_give_python_s_in_range_result(
+    client, start, operation, operand, expected
+):
+    x = Int(start, key="x", client=client)
+    x = operation(x, operand)
+    assert x.value == expected == operation(start, operand)
+
+
+def test_bitwise_results_beyond_64_bits_still_raise_overflow_and_write_nothing(client):
+    x = Int(-5, key="x", client=client)
+    with pytest.raises(OverflowError):
+        x &= 2**64 - 1
+    with pytest.raises(OverflowError):
+        x ^= 2**70
+    with pytest.raises(OverflowError):
+        x <<= 2**70
+    assert x.value == -5
+
+
+@pytest.mark.parametrize("cls", [Dict, DefaultDict])
+def test_membership_in_values_reads_one_snapshot_and_neither_raises_nor_writes_when_a_key_vanishes(
+    client, raw, cls
+):
+    args = (list,) if cls is DefaultDict else ()
+    d = cls(*args, {"a": 1, "b": 2}, key="d", client=client)
+    execute = client.execute
+    trips = []
+
+    def another_process_deletes_a_after_hkeys(*args, **kwargs):
+        trips.append(args[0])
+        reply = execute(*args, **kwargs)
+        if args[0] in (b"HKEYS", "HKEYS"):
+            raw.hdel(client.key_prefix + "d", '"a"')
+        return reply
+
+    client.execute = another_process_deletes_a_after_hkeys
+    try:
+        assert 3 not in d.values()
+        assert 2 in d.values()
+    finally:
+        del client.execute
+    assert len(trips) == 2  # one HVALS each
+    assert dict(d.value) in ({"a": 1, "b": 2}, {"b": 2})
+
+
+def test_int_plus_equals_inside_a_transaction_adds_to_a_float_held_by_the_key_like_outside(client):
+    Int(5, key="x", client=client).__itruediv__(2)  # another process made the key hold 2.5
+    x = Int(key="x", client=client)
+    with transaction(client):
+        x += 1
+        x -= 0  # DECRBY's path too
+    assert Float(key="x", client=client).value == 3.5
+
+
+def test_update_from_a_dict_whose_key_holds_another_type_writes_not_even_the_keywords(client, raw):
+    raw.set(client.key_prefix + "text", "not a hash")
+    d = Dict({"x": 1}, key="d", client=client)
+    with pytest.raises(WrongTypeError):
+        d.update(Dict(key="text", client=client), a=1)
+    assert d.value == {"x": 1}
+
+
+def test_update_from_a_colocated_dict_with_keywords_lets_the_keywords_win_in_one_script(client):
+    d = Dict({"x": 1, "a": 0}, key="d", client=client)
+    other = Dict({"a": 5, "b": 6}, key="o", client=client)
+    with count_trips(client) as trips:
+        d.update(other, a=7)
+    assert len(trips) == 1
+    assert d.value == {"x": 1, "a": 7, "b": 6}
