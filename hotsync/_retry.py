@@ -32,7 +32,7 @@ from typing import TypeVar
 
 from redis import exceptions as rx
 
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay
+from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from .exceptions import OutcomeUnknownError
 
@@ -41,7 +41,11 @@ __all__ = ["RetryPolicy", "NO_RETRY", "is_not_applied", "is_ambiguous"]
 T = TypeVar("T")
 
 #: Server replies that mean "not executed, try again later".
-_REFUSAL_PREFIXES = ("LOADING", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "NOREPLICAS", "BUSY ")
+_REFUSAL_PREFIXES = (
+    "LOADING", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "NOREPLICAS", "BUSY ",
+    # a blocked command cut short when its master was demoted: it popped nothing
+    "UNBLOCKED",
+)
 _PERMANENT = (rx.AuthenticationError, rx.AuthorizationError, rx.NoPermissionError)
 
 
@@ -52,6 +56,8 @@ def is_not_applied(exc: BaseException) -> bool:
     if getattr(exc, "hotsync_sent", True) is False:
         return isinstance(exc, (rx.ConnectionError, rx.TimeoutError, OSError))
     if isinstance(exc, (rx.BusyLoadingError, rx.ReadOnlyError, rx.TryAgainError, rx.ClusterDownError)):
+        return True
+    if isinstance(exc, rx.MovedError):  # the slot lives elsewhere now; HotClient refreshed its table
         return True
     if isinstance(exc, rx.ResponseError) and not isinstance(exc, rx.NoScriptError):
         return str(exc).startswith(_REFUSAL_PREFIXES)
@@ -120,11 +126,21 @@ class RetryPolicy:
 
         if on_retry is not None:
             on_retry(first)
-        self._sleep(self.initial)
+        # the budget is a deadline: no attempt starts after it, and no back-off
+        # sleeps past it (an uncapped back-off would start one more attempt late)
+        deadline = time.monotonic() + self.budget
+
+        def left() -> float:
+            return max(deadline - time.monotonic(), 0.0)
+
+        def wait(state: RetryCallState) -> float:
+            return min(self._wait(state), left())
+
+        self._sleep(min(self.initial, self.budget))
         retrying = Retrying(
             retry=retry_if_exception(retryable),
-            stop=stop_after_delay(max(self.budget - self.initial, 0.0)),
-            wait=self._wait,
+            stop=lambda state: left() <= 0.0,
+            wait=wait,
             sleep=self._sleep,
             reraise=True,
             before_sleep=before_sleep,

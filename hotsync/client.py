@@ -56,6 +56,11 @@ __all__ = ["HotClient", "configure", "default_client", "transaction", "Transacti
 
 _DEFAULT = object()
 
+try:
+    from redis._defaults import DEFAULT_SOCKET_TIMEOUT as _REDIS_DEFAULT_SOCKET_TIMEOUT
+except ImportError:  # pragma: no cover - other redis-py versions: assume a timeout is set
+    _REDIS_DEFAULT_SOCKET_TIMEOUT = 10.0
+
 #: Connection settings hotsync uses for clients it creates (overridable).
 CLIENT_DEFAULTS: dict[str, Any] = {
     "socket_timeout": 10.0,
@@ -199,7 +204,10 @@ class HotClient:
 
     def _socket_timeout(self) -> float | None:
         pool = self._pool_for(None)
-        t = pool.connection_kwargs.get("socket_timeout")
+        # a pool built without socket_timeout (redis.Redis.from_url(url), ConnectionPool(...))
+        # leaves it out of its kwargs: its connections then use redis-py's default (5 s in
+        # redis-py 8), not "no timeout"
+        t = pool.connection_kwargs.get("socket_timeout", _REDIS_DEFAULT_SOCKET_TIMEOUT)
         return float(t) if t else None
 
     def _pool_for(self, key: str | None) -> redis.ConnectionPool:
@@ -221,7 +229,29 @@ class HotClient:
         the reply (default: the connection's ``socket_timeout``).  Errors raised
         before the command was sent are tagged as safe to retry.
         """
-        return self._exchange(key, lambda conn: _pack(conn, args), (True,), timeout, keep_errors=False)[0]
+        try:
+            return self._exchange(key, lambda conn: _pack(conn, args), (True,), timeout, keep_errors=False)[0]
+        except rx.AskError as exc:
+            if isinstance(exc, rx.MovedError) or not self._cluster:
+                raise
+            return self._ask(exc, args, timeout)
+
+    def _ask(self, ask: rx.AskError, args: Sequence[Any], timeout: Any) -> Any:
+        """Follow an ``-ASK`` redirect (the slot is being migrated and the key is not on
+        its old node yet): ``ASKING`` then the command, on the migration's target node."""
+        cluster: redis.RedisCluster = self.redis  # type: ignore[assignment]
+        node = cluster.nodes_manager.get_node(ask.host, ask.port)
+        if node is None:
+            raise ask
+        if node.redis_connection is None:  # pragma: no cover - redis-py creates them eagerly
+            cluster.nodes_manager.create_redis_connections([node])
+        commands = (("ASKING",), tuple(args))
+        replies = self._exchange(None, lambda conn: [b"".join(b"".join(_pack(conn, c)) for c in commands)],
+                                 (True, True), timeout, keep_errors=True, pool=node.redis_connection.connection_pool)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies[1]
 
     def execute_many(
         self,
@@ -244,8 +274,13 @@ class HotClient:
             expect.append(not silent and not skips)
             silent = skips
         replies = self._exchange(key, lambda conn: [b"".join(b"".join(_pack(conn, c)) for c in commands)], expect,
-                                 timeout, keep_errors=True)
+                                 timeout, keep_errors=True, atomic=transaction)
+        moved = [r for r in replies if isinstance(r, rx.MovedError)]
+        if moved:
+            self._on_response_error(moved[0])
         if not transaction:
+            if moved and all(isinstance(r, rx.MovedError) for r, answered in zip(replies, expect) if answered):
+                raise moved[0]  # no command ran: retried on the slot's new node
             return replies
         result = replies[-1]
         if isinstance(result, Exception):
@@ -256,22 +291,23 @@ class HotClient:
         return list(result)
 
     def _exchange(
-        self, key: str | None, pack: Any, expect: Sequence[bool], timeout: Any, *, keep_errors: bool
+        self, key: str | None, pack: Any, expect: Sequence[bool], timeout: Any, *, keep_errors: bool,
+        pool: Any = None, atomic: bool = False,
     ) -> list[Any]:
         """Send packed command(s) on one pooled connection and read their replies.
 
         ``expect`` says, per command, whether the server answers it (False for
         ``CLIENT REPLY SKIP`` and the command after it: their reply is None).
+        ``atomic``: the commands are one MULTI/EXEC; ``pool``: use this node's pool.
 
         No retry here.  A connection error disconnects (the connection may be out
         of step); an error reply does not.  Errors before the bytes were sent are
         tagged as safe to retry.  ``timeout`` bounds the whole exchange.
         """
-        idle = self._idle
+        idle = self._idle if pool is None else None  # ``pool``: this node's, not the key's
         conn = _take_idle(idle) if idle else None
-        pool = None
         if conn is None:
-            pool = self._pool_for(key)
+            pool = pool or self._pool_for(key)
             try:
                 conn = pool.get_connection()
             except BaseException as exc:
@@ -279,6 +315,12 @@ class HotClient:
                 raise
         try:
             try:
+                if getattr(conn, "_sock", True) is None:
+                    # an idle connection that was closed reconnects the way the pool
+                    # connects one: connect(), which a Sentinel connection overrides to
+                    # ask for the current master (send_packed_command would reconnect
+                    # to the address it had, a demoted master)
+                    conn.connect()
                 conn.send_packed_command(pack(conn))
             except BaseException as exc:
                 _mark_unsent(exc)
@@ -300,6 +342,14 @@ class HotClient:
                         self._on_response_error(exc)
                         raise
                     replies.append(exc)
+                except rx.ConnectionError as exc:
+                    # redis-py's Sentinel connections turn a demoted master's READONLY
+                    # refusal into ConnectionError("The previous master is now a slave")
+                    # (and reconnect through the sentinels next time): nothing was written,
+                    # unless an earlier command of a plain pipeline already ran
+                    if (not replies or atomic) and isinstance(exc.__context__, rx.ReadOnlyError):
+                        _mark_unsent(exc)
+                    raise
             return replies
         except rx.ResponseError:
             raise
@@ -313,13 +363,20 @@ class HotClient:
                 (pool or self._pool_for(key)).release(conn)
 
     def _on_response_error(self, exc: rx.ResponseError) -> None:
-        if self._cluster and isinstance(exc, (rx.MovedError, rx.AskError)):
+        if self._cluster and isinstance(exc, rx.MovedError):  # ASK: the table is still right
             self.redis.nodes_manager.initialize()  # type: ignore[union-attr]
 
     # -- operations ----------------------------------------------------------
 
     def _count_retry(self, exc: BaseException) -> None:
         self.metrics.retries.labels(type(exc).__name__).inc()
+        if self._cluster and isinstance(exc, (rx.ConnectionError, rx.TimeoutError)):
+            # the node may be gone (failover): re-read the slot table before the next
+            # attempt, as RedisCluster does, instead of retrying a dead address
+            try:
+                self.redis.nodes_manager.initialize()  # type: ignore[union-attr]
+            except Exception:  # noqa: BLE001 - no node answers yet: the next attempt fails and retries
+                pass
 
     def run_script(self, script: Script, keys: Sequence[str], args: Sequence[Any], *, idempotent: bool) -> Any:
         """Run ``script`` (EVALSHA, EVAL on NOSCRIPT) under the retry policy."""
@@ -341,7 +398,12 @@ class HotClient:
             raise translated from exc
 
     def command(self, *args: Any, key: str | None = None, idempotent: bool = True, block: float = 0.0) -> Any:
-        """Run one native command under the retry policy; ``block``: server-side wait."""
+        """Run one native command under the retry policy; ``block``: server-side wait.
+
+        ``key`` (routing on a cluster, and the key errors name) defaults to the
+        command's first argument, as for calls run by :meth:`perform`."""
+        if key is None:
+            key = _routing_key(args)
         timeout = self._read_timeout(block)
         try:
             return self.retry.call(
@@ -369,16 +431,17 @@ class HotClient:
 
     def _perform_batch(self, batch: Batch) -> list[Any]:
         commands: list[tuple[Any, ...]] = []
-        key = None
+        keys: list[Any] = []  # per command: the key its errors name
         for c in batch.calls:
             if type(c) is Eval:
-                key = key or (c.keys[0] if c.keys else None)
+                keys.append(c.keys[0] if c.keys else None)
                 # EVAL, not EVALSHA: a NOSCRIPT inside MULTI would fail alone while
                 # the other commands run; the body always works.
                 commands.append(("EVAL", c.script.body, len(c.keys), *c.keys, *c.args))
             else:
-                key = key or _routing_key(c.args)
+                keys.append(_routing_key(c.args))
                 commands.append(tuple(c.args))
+        key = next((k for k in keys if k), None)
         timeout = self._read_timeout(batch.block)
         replies = self.retry.call(
             lambda: self.execute_many(commands, key=key, timeout=timeout, transaction=batch.transaction),
@@ -387,7 +450,11 @@ class HotClient:
             on_retry=self._count_retry,
         )
         # error replies stay in the list (one per command), translated like single commands
-        return [_translate(r, key, "a batched command") if isinstance(r, rx.ResponseError) else r for r in replies]
+        return [
+            _translate(r, keys[i] if i < len(keys) else key, "a batched command") if isinstance(r, rx.ResponseError)
+            else r
+            for i, r in enumerate(replies)
+        ]
 
     def drive(self, ops: Ops) -> Any:
         """Run an operation generator to completion; return its result."""
@@ -506,7 +573,7 @@ def _translate(exc: rx.ResponseError, key: str | None, what: str) -> Exception:
     if "WRONGTYPE" in msg:
         return WrongTypeError(f"key {key!r} holds a Redis type that {what} cannot use: {msg}", key=key)
     if "Error running script" in msg or "user_script" in msg:
-        return ScriptReplyError(f"script {what} failed on key {key!r}: {msg}")
+        return ScriptReplyError(f"script {what} failed on key {key!r}: {msg}", key=key)
     return exc
 
 
@@ -563,11 +630,18 @@ def transaction(client: HotClient | None = None) -> Iterator[Transaction]:
     exception, and discarded when it raises.  Reads of those objects raise
     :class:`~hotsync.exceptions.TransactionError`.  Objects on other clients are
     not affected.  A nested ``transaction()`` on the same client joins the
-    outer one.  On Redis Cluster every key of one transaction must share a slot.
+    outer one; when the nested block raises, the writes queued inside it are
+    discarded (the outer block's stay queued).  On Redis Cluster every key of one transaction must share a slot.
     """
     client = client or default_client()
-    if _active_transaction(client) is not None:
-        yield _active_transaction(client)  # type: ignore[misc]
+    outer = _active_transaction(client)
+    if outer is not None:
+        mark = len(outer.calls)
+        try:
+            yield outer
+        except BaseException:
+            del outer.calls[mark:]  # the inner block failed: its writes are discarded
+            raise
         return
     tx = Transaction(client)
     token = _transactions.set(_transactions.get() + (tx,))
@@ -617,3 +691,12 @@ def default_client() -> HotClient:
             _default_client = HotClient.from_url(url, **kwargs)
         return _default_client
 
+
+def _reset_default_lock_in_child() -> None:
+    # a thread of the parent may have held the lock at fork time (in configure() or
+    # while creating the default client); it does not exist in the child to release it
+    global _default_lock
+    _default_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_default_lock_in_child)

@@ -59,6 +59,8 @@ class JsonCodec:
 
     def dumps(self, value: Any) -> bytes:
         try:
+            if type(value) not in _SCALARS:
+                _check_str_keys(value)
             if self._c_enc is not None and type(value) in (dict, list):
                 return "".join(self._c_enc(value, 0)).encode()
             return self._enc.encode(value).encode()
@@ -78,6 +80,27 @@ class JsonCodec:
         if end != len(text):
             return json.loads(text)  # surrounding whitespace, or json's own error
         return value
+
+
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+def _check_str_keys(value: Any) -> None:
+    """Refuse dict keys that are not str: json would silently turn ``{1: "a"}`` into
+    ``{"1": "a"}`` (and ``{1: "a", "1": "b"}`` into one key), so the value would not
+    come back as it was stored.  (Exact-type tests first: this runs on every encode.)"""
+    if isinstance(value, dict):
+        for k in value:
+            if type(k) is not str and not isinstance(k, str):
+                raise TypeError(f"dict keys must be str, not {type(k).__name__}")
+        items: Any = value.values()
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        return
+    for v in items:
+        if type(v) not in _SCALARS:
+            _check_str_keys(v)
 
 
 class StrCodec:

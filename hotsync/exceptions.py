@@ -71,6 +71,10 @@ else:
 class ScriptReplyError(HotsyncError):
     """A Lua script answered something its decoder does not know: always a bug."""
 
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
 
 class OutcomeUnknownError(HotsyncError, redis.ConnectionError):
     """The connection failed after a non-idempotent command was sent.
