@@ -3,7 +3,8 @@
 * ``"json"`` (default): ``int``, ``float``, ``bool``, ``None``, ``str``, ``list``
   and ``dict`` (str keys) round-trip with their types; numbers are stored as
   plain decimal text, so ``INCRBY``/``INCRBYFLOAT`` keep working on them and
-  other clients can read them.  Tuples come back as lists.
+  other clients can read them.  Tuples come back as lists.  A dict key that is not
+  a ``str`` raises ``TypeError`` (json would store ``{1: "a"}`` as ``{"1": "a"}``).
 * ``"str"``: hot-redis compatible: values are stored as ``str(value)`` and come
   back as ``str``.
 * ``"bytes"``: ``bytes`` in, ``bytes`` out, unchanged.
