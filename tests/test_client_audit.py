@@ -64,15 +64,20 @@ def test_blocking_waits_longer_than_redis_pys_default_socket_timeout_work_on_a_w
     c.close()
 
 
-@pytest.mark.timeout(90)
-def test_a_moved_reply_after_a_slot_moved_to_another_node_is_followed_not_raised(cluster):  # noqa: F811
+def _on_cluster(cluster, key):
+    """(RedisCluster, HotClient on it, a plain client per node, key's slot, its owner's client)."""
     rc = RedisCluster(host="127.0.0.1", port=cluster[0].port)
     c = hotsync.HotClient(client=rc, metrics=False, retry=hotsync.RetryPolicy(budget=5))
     nodes = [redis.Redis(port=s.port) for s in cluster]
-    key = "audit-moved"
-    slot = key_slot(key.encode())
     owner = rc.get_node_from_key(key).port
-    first = next(n for n in nodes if n.connection_pool.connection_kwargs["port"] == owner)
+    return rc, c, nodes, key_slot(key.encode()), next(
+        n for n in nodes if n.connection_pool.connection_kwargs["port"] == owner)
+
+
+@pytest.mark.timeout(90)
+def test_a_moved_reply_after_a_slot_moved_to_another_node_is_followed_not_raised(cluster):  # noqa: F811
+    key = "audit-moved"
+    rc, c, nodes, slot, first = _on_cluster(cluster, key)
     route = ([n for n in nodes if n is not first] + [first]) * 2  # the slot visits every master twice
     current = first
     try:
@@ -310,13 +315,8 @@ def test_a_child_forked_while_another_thread_holds_the_default_client_lock_can_s
 
 @pytest.mark.timeout(60)
 def test_an_ask_redirect_during_a_slot_migration_is_followed_with_asking(cluster):  # noqa: F811
-    rc = RedisCluster(host="127.0.0.1", port=cluster[0].port)
-    c = hotsync.HotClient(client=rc, metrics=False, retry=hotsync.RetryPolicy(budget=5))
-    nodes = [redis.Redis(port=s.port) for s in cluster]
     key = "audit-ask"
-    slot = key_slot(key.encode())
-    owner = rc.get_node_from_key(key).port
-    source = next(n for n in nodes if n.connection_pool.connection_kwargs["port"] == owner)
+    rc, c, nodes, slot, source = _on_cluster(cluster, key)
     target = next(n for n in nodes if n is not source)
     sid, tid = (n.execute_command("CLUSTER", "MYID").decode() for n in (source, target))
     target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", sid)
