@@ -29,15 +29,20 @@ def wake(prefix: str, waiters: Iterable[bytes | str], ttl_ms: int) -> Batch:
 
 
 def start_ticket(
-    client: Any, ticket: Eval, ttl: float, sent: float, prefix: str, wake_ms: int, *, kind: str, name: str
+    client: Any, ticket: Eval, ttl: float, sent: float, prefix: str, wake_ms: int, *, waiter: str, kind: str,
+    name: str,
 ) -> Lease:
     """Keep a waiter's place in line alive while it waits.
 
     ``ticket`` is the renewal script call; its reply is ``{0}`` (no longer in line)
     or ``{1, waiter...}`` (renewed; the waiters listed are woken, the way a line
-    whose head died moves on without anyone releasing).  A lost ticket only costs
-    the place in line: the next acquire round joins again.  Woken lists are
-    kept ``wake_ms``.
+    whose head died moves on without anyone releasing).  Woken lists are kept
+    ``wake_ms``.  A lost ticket only costs the place in line: ``waiter`` (blocked
+    on its own wake-up list, where nobody would push now) is woken, so that its
+    next acquire round joins again, and starts a new ticket (the caller checks
+    ``lease.active``).  Not when Redis is unreachable: the push could not land, and
+    retrying it here would hold up the renewal thread (and every other lease's
+    loss report) for the retry budget.
     """
 
     def check(reply: Any) -> bool:
@@ -45,6 +50,10 @@ def start_ticket(
             client.perform(wake(prefix, reply[1:], wake_ms))
         return reply[0] == 1
 
-    lease = Lease(client, ticket, ttl, sent, lambda reason: None, check=check, kind=kind, name=name)
+    def lapsed(reason: str) -> None:
+        if reason == "expired":
+            client.perform(wake(prefix, (waiter,), wake_ms))
+
+    lease = Lease(client, ticket, ttl, sent, lapsed, check=check, kind=kind, name=name)
     scheduler().add(lease)
     return lease

@@ -352,20 +352,10 @@ class _LockBase:
 
     def _start_ticket(self, owner: str, sent: float) -> Lease:
         ticket = Eval(_TICKET, (self._main, self._line_key, self._tickets_key), (owner, self._lease_ms))
-        lease = _line.start_ticket(self._client, ticket, self.lease, sent, self._wait_prefix, self._lease_ms,
-                                   kind=self._kind, name=self.key)
-        # out of line (the ticket lapsed, e.g. after a pause) while blocked: nobody would
-        # wake this waiter, so it wakes itself, to rejoin the line (after a grant that took
-        # it out of line, it finds the grant instead)
-        lease.on_lost = lambda reason: self._rejoin(owner, reason)
-        return lease
-
-    def _rejoin(self, owner: str, reason: str) -> None:
-        """A waiter's ticket lapsed: wake it (renewal thread).  Not when Redis is
-        unreachable: the push could not land, and retrying it here would hold up the
-        renewal thread (and every other lease's loss report) for the retry budget."""
-        if reason == "expired":
-            self._client.perform(self._wake(owner.encode()))
+        # a lapsed ticket wakes us to rejoin (after a grant that took us out of line, we
+        # find the grant instead)
+        return _line.start_ticket(self._client, ticket, self.lease, sent, self._wait_prefix, self._lease_ms,
+                                  waiter=owner, kind=self._kind, name=self.key)
 
     # -- public API ---------------------------------------------------------
 

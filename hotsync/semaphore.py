@@ -349,7 +349,7 @@ class _SemaphoreBase:
                     return member, sent
                 if not blocking or deadline.expired():
                     return None
-                if ticket is None:
+                if ticket is None or not ticket.active:  # none yet, or it lapsed: this attempt rejoined
                     ticket = self._start_ticket(member, sent)
                 bound_ms = int(reply[1])
                 # only the head wakes itself when a lease ends; a release, a grant or a
@@ -401,7 +401,7 @@ class _SemaphoreBase:
         keys = (self._main, self._meta_key, self._line_key, self._tickets_key)
         ticket = Eval(_TICKET, keys, (member, self._lease_ms))
         return _line.start_ticket(self._client, ticket, self.lease, sent, self._wait_prefix, self._lease_ms,
-                                  kind=self._kind, name=self.key)
+                                  waiter=member, kind=self._kind, name=self.key)
 
     # -- public API ---------------------------------------------------------
 
