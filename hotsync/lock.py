@@ -227,11 +227,10 @@ class _LockBase:
                     keys,
                     (owner, req, self._lease_ms, register, 2 if hungry else 1 if registered else 0, claim_register),
                 )
-                if reply[0] == 1:
+                grant = self._script_grant(reply, "lock_acquire", sent)
+                if grant is not None:
                     registered = False  # the grant took us out of the waiters
-                    return int(reply[1]), int(reply[2]), sent, self.lease
-                if reply[0] != 0:
-                    raise ScriptReplyError(f"lock_acquire replied {reply!r} for key {self._main!r}")
+                    return grant
                 if not blocking:
                     return None
                 registered = True
@@ -263,6 +262,14 @@ class _LockBase:
             if registered:  # an exception: leave, and pass on a grant we cannot use
                 yield from self._leave(owner, req, None, keep=False)
 
+    def _script_grant(self, reply: Any, script_name: str, sent: float) -> tuple[int, int, float, float] | None:
+        """An acquire script's reply: ``(fence, depth, sent, lease)`` when granted, None when busy."""
+        if reply[0] == 1:
+            return int(reply[1]), int(reply[2]), sent, self.lease
+        if reply[0] != 0:
+            raise ScriptReplyError(f"{script_name} replied {reply!r} for key {self._main!r}")
+        return None
+
     def _acquire_fair_ops(self, owner: str, req: str, blocking: bool, timeout: float | None) -> Ops:
         """FIFO acquire: a place in line (``<req>#<owner>``, one per call) with a
         leased ticket; the release before ours grants the lock to this call directly
@@ -277,11 +284,10 @@ class _LockBase:
             while True:
                 sent = time.monotonic()
                 reply = yield Eval(_ACQUIRE_FAIR, keys, (owner, req, self._lease_ms, self._lease_ms if blocking else 0))
-                if reply[0] == 1:
+                grant = self._script_grant(reply, "lock_acquire_fair", sent)
+                if grant is not None:
                     in_line = False  # the grant took us out of the line
-                    return int(reply[1]), int(reply[2]), sent, self.lease
-                if reply[0] != 0:
-                    raise ScriptReplyError(f"lock_acquire_fair replied {reply!r} for key {self._main!r}")
+                    return grant
                 if not blocking:
                     return None
                 in_line = True
