@@ -150,10 +150,10 @@ class _Consumer:
     held: set[bytes] = field(default_factory=set)
     orphans: list[bytes] = field(default_factory=list)
     reserving: int = 0
-    registered: bool = False
     #: monotonic time until which its entry in {K}:consumers certainly lasts (from the
-    #: send time of the last prepare that registered it; the heartbeat's own deadline
-    #: counts too): a native BLMOVE that cannot end later may go without the prepare
+    #: send time of the last prepare that registered it; 0: not registered by a prepare
+    #: since it was last taken out; the heartbeat's own deadline counts too): a native
+    #: BLMOVE that cannot end later may go without the prepare
     until: float = 0.0
     lease: Lease | None = None
     #: the heartbeat lease's deadline when it was made: only a later one was confirmed
@@ -524,7 +524,7 @@ class _QueueBase:
             if consumer is not None:
                 # the wait must end while the registration certainly lasts (see above)
                 reg_left = consumer.registered_for(now) - max(self.lease / 10, 0.05)
-                register_consumer = not consumer.registered or reg_left < 0.05
+                register_consumer = consumer.until <= 0.0 or reg_left < 0.05
                 if not register_consumer:
                     calm_left = min(calm_left, reg_left)
             fast = calm_left >= 0.05 and not (register_getter or register_consumer or drop)
@@ -601,7 +601,6 @@ class _QueueBase:
                     shut, due, left = int(pre[0]), int(pre[1]), int(pre[2])
                     self._note_due(due)
                     if register_consumer:
-                        consumer.registered = True  # type: ignore[union-attr]
                         consumer.until = now + self.lease  # type: ignore[union-attr]
                     if register_getter:
                         self._getter_ids[tid] = (gid, now + 20.0)
@@ -731,7 +730,7 @@ class _QueueBase:
                     # idle: leave the consumers set (requeue anything stray in our list first)
                     lease.active = False
                     c.lease = None
-                    c.registered, c.until = False, 0.0
+                    c.until = 0.0
                     self._requeue_all(c.inflight, c.id)
                     return True
                 # not registered while holding messages: they were reaped (we stalled past the lease)
@@ -741,7 +740,7 @@ class _QueueBase:
             with c.lock:
                 c.held.clear()
                 c.orphans.clear()
-                c.registered, c.until = False, 0.0
+                c.until = 0.0
                 if c.lease is lease:
                     c.lease = None
 
