@@ -177,37 +177,6 @@ def test_a_waiter_interrupted_after_taking_the_wake_up_passes_it_on_to_the_next_
     assert results["b_at"] - released < 2, results  # b took the free lock at once
 
 
-@pytest.mark.timeout(30)
-def test_a_fair_waiter_whose_ticket_lapsed_rejoins_the_line_instead_of_sleeping_on_a_free_lock(client, raw):
-    # a waiter paused past its ticket (GC, SIGSTOP, a slow network) is dropped from the line
-    # by the next caller that cleans it; its ticket renewal then learns it is out, but
-    # nothing woke it: it slept in BLPOP while the lock was released and free (bounded
-    # only by the holder's lease or its own timeout), and it never renewed a ticket again
-    holder = hotsync.Lock("lapsed", client, fair=True, lease=30)
-    holder.acquire()
-    waiter = hotsync.Lock("lapsed", client, fair=True, lease=0.6)
-    done = {}
-
-    def wait() -> None:
-        done["ok"] = waiter.acquire(timeout=8)
-        done["at"] = time.monotonic()
-
-    t = threading.Thread(target=wait)
-    t.start()
-    end = time.monotonic() + 5
-    while raw.zcard(holder._line_key) < 1 and time.monotonic() < end:
-        time.sleep(0.005)
-    member = raw.zrange(holder._line_key, 0, 0)[0]
-    raw.zrem(holder._line_key, member)  # what a lapsed ticket comes to (see lock_acquire_fair)
-    raw.zrem(holder._tickets_key, member)
-    time.sleep(0.6)  # the waiter's ticket renewal (every 0.2 s) finds it out of line
-    released = time.monotonic()
-    holder.release()
-    t.join(15)
-    assert done["ok"] and done["at"] - released < 2, done
-    waiter.release()
-
-
 # -- lost replies (through the fault-injecting proxy of tests/_faultproxy.py) ----------
 
 

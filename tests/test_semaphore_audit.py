@@ -146,32 +146,3 @@ def test_a_stalled_holder_of_a_reclaimed_handoff_cannot_release_a_new_handoff_of
         assert not hotsync.Semaphore(1, "reuse", client, lease=lease).acquire(False), "y's permit was freed by x"
     finally:
         y.release()
-
-
-def test_a_fair_waiter_whose_ticket_lapsed_rejoins_the_line_instead_of_sleeping_on_a_free_permit(client, raw):
-    # as for Lock(fair=True): a waiter paused past its ticket is dropped from the line by
-    # the next caller that cleans it; its ticket renewal learns it is out, but nothing
-    # woke it, and it never renewed a ticket again
-    holder = hotsync.Semaphore(1, "lapsed", client, lease=30, fair=True)
-    holder.acquire()
-    waiter = hotsync.Semaphore(1, "lapsed", client, lease=0.6, fair=True)
-    done = {}
-
-    def wait() -> None:
-        done["ok"] = waiter.acquire(timeout=8)
-        done["at"] = time.monotonic()
-
-    t = threading.Thread(target=wait)
-    t.start()
-    assert _wait_until(lambda: raw.zcard(holder._line_key) == 1)
-    member = raw.zrange(holder._line_key, 0, 0)[0]
-    raw.zrem(holder._line_key, member)  # what a lapsed ticket comes to (see semaphore_acquire_fair)
-    raw.zrem(holder._tickets_key, member)
-    time.sleep(0.6)  # the waiter's ticket renewal (every 0.2 s) finds it out of line
-    time.sleep(1.0)  # and its place, once rejoined, must be renewed, not lapse again
-    assert raw.zcard(holder._line_key) == 1, "the waiter is not back in line"
-    released = time.monotonic()
-    holder.release()
-    t.join(15)
-    assert done["ok"] and done["at"] - released < 2, done
-    waiter.release()

@@ -172,6 +172,40 @@ def test_contention_leaves_no_key_that_an_uncontended_use_does_not_leave(client,
     wait_for(lambda: keys(busy) <= baseline, 3, f"only {sorted(baseline)} to remain (found {sorted(keys(busy))})")
 
 
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", [k for k in KINDS if "fair" in k])
+def test_a_fair_waiter_whose_ticket_lapsed_rejoins_the_line_instead_of_sleeping_on_a_free_one(client, raw, kind):
+    # a waiter paused past its ticket (GC, SIGSTOP, a slow network) is dropped from the
+    # line by the next caller that cleans it; its ticket renewal then learns it is out,
+    # but nothing woke it: it slept while the lock or permit was released and free, and
+    # it never renewed a ticket again
+    key = f"lapsed{uuid.uuid4().hex[:6]}"
+    holder = lock_like(kind, key, client, 30)
+    holder.acquire()
+    waiter = lock_like(kind, key, client, 0.6)
+    done: dict[str, object] = {}
+
+    def wait() -> None:
+        done["ok"] = waiter.acquire(timeout=8)
+        done["at"] = time.monotonic()
+        if done["ok"]:
+            waiter.release()
+
+    t = threading.Thread(target=wait)
+    t.start()
+    wait_for(lambda: raw.zcard(holder._line_key) == 1, 5, "the waiter in line")
+    member = raw.zrange(holder._line_key, 0, 0)[0]
+    raw.zrem(holder._line_key, member)  # what a lapsed ticket comes to (see *_acquire_fair.lua)
+    raw.zrem(holder._tickets_key, member)
+    time.sleep(0.6)  # the waiter's ticket renewal (every 0.2 s) finds it out of line
+    time.sleep(1.0)  # and its place, once rejoined, must be renewed, not lapse again
+    assert raw.zcard(holder._line_key) == 1, "the waiter is not back in line"
+    released = time.monotonic()
+    holder.release()
+    t.join(15)
+    assert done["ok"] and done["at"] - released < 2, done
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_sigkilled_holder_frees_it_within_lease_plus_one_second(client, raw, prefix, redis_url, kind):
