@@ -128,7 +128,13 @@ class RedisServer:
         return self.proc.pid if self.proc else None
 
     def start(self, timeout: float = 10.0) -> RedisServer:
-        """Start the server and wait until it answers PING."""
+        """Start the server and wait until it answers PING.
+
+        The short sleeps here (and in :meth:`kill`) wait for an OS process to start
+        listening or to let go of its port: there is no Redis yet to block on, and
+        reading the server's log from a pipe instead would stall the server once a
+        pipe nobody drains fills up.
+        """
         end = time.monotonic() + timeout
         while _port_open(self.port):  # a previous server on this port is still dying
             if time.monotonic() > end:
