@@ -85,7 +85,10 @@ class Counter(Dict):
         * ``copy()``, ``.value``, and ``+ - & |`` and unary ``+``/``-`` return a
           plain ``collections.Counter``.
         * ``c &= other`` treats keys missing from a plain-dict ``other`` as 0
-          (``collections.Counter`` raises ``KeyError`` there).
+          (``collections.Counter`` raises ``KeyError`` there), and raises
+          ``TypeError`` for any ``other`` that is not a mapping, even when the
+          counter is empty (``collections.Counter`` looks each of its elements
+          up in ``other``, so it raises only once it has one to look up).
         * Those of :class:`~hotsync.Dict` (order, transactions, views).
 
     Two Counters:
@@ -312,7 +315,16 @@ class Counter(Dict):
         return self._merge(other, _UNION)
 
     def __iand__(self, other: Any) -> Counter:
-        """``c &= other``: element-wise minimum, keeping positive counts (one script)."""
+        """``c &= other``: element-wise minimum, keeping positive counts (one script).
+
+        ``other`` must be a mapping of counts: anything else raises ``TypeError``
+        before any write, as ``collections.Counter`` does when it looks an
+        element up in a list, a string, a number...
+        """
+        if not isinstance(other, Mapping):  # a hotsync Dict is a Mapping too
+            if not hasattr(type(other), "__getitem__"):
+                raise TypeError(f"'{type(other).__name__}' object is not subscriptable")
+            raise TypeError(f"Counter &= needs a mapping of counts, not '{type(other).__name__}'")
         return self._merge(other, _INTERSECT)
 
     # -- binary and unary operators: plain collections.Counter results --------------------------
@@ -340,6 +352,8 @@ class Counter(Dict):
         return NotImplemented if pair is None else pair[0] - pair[1]
 
     def __or__(self, other: Any) -> Any:
+        if isinstance(other, dict) and not isinstance(other, collections.Counter):
+            return self.value | other  # Counter | dict is a dict merge, as in Python
         pair = self._pair(other)
         return NotImplemented if pair is None else pair[0] | pair[1]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import operator
 
 import pytest
@@ -140,3 +141,28 @@ def test_update_from_a_colocated_dict_with_keywords_lets_the_keywords_win_in_one
         d.update(other, a=7)
     assert len(trips) == 1
     assert d.value == {"x": 1, "a": 7, "b": 6}
+
+
+NOT_A_MAPPING = [[1], ["a"], "ab", 1, 1.5, None, {"a"}, ("a",), object()]
+
+
+@pytest.mark.parametrize("operand", NOT_A_MAPPING, ids=lambda v: type(v).__name__)
+@pytest.mark.parametrize("operation", [operator.iadd, operator.isub, operator.ior, operator.iand])
+def test_counter_in_place_operator_with_an_operand_that_is_not_a_mapping_raises_what_counter_raises(
+    client, operation, operand
+):
+    expected = collections.Counter("abb")
+    with pytest.raises(Exception) as builtin:
+        operation(expected, operand)
+    c = Counter("abb", key="c", client=client)
+    with pytest.raises(builtin.type):
+        operation(c, operand)
+    assert c.value == collections.Counter("abb")
+
+
+def test_counter_or_a_plain_dict_is_the_dict_merge_python_gives(client):
+    c = Counter("abb", key="c", client=client)
+    expected = collections.Counter("abb") | {"a": 5, "z": "text"}
+    got = c | {"a": 5, "z": "text"}
+    assert got == expected and type(got) is type(expected) is dict
+
