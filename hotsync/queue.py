@@ -658,10 +658,19 @@ class _QueueBase:
                 block = False  # the wait is over: one last non-blocking look, then Empty
 
     def _recover(self, consumer: _Consumer) -> Ops:
-        """After a lost reply of a reserve: adopt what was moved into our in-flight list."""
+        """After a lost reply of a reserve: adopt what was moved into our in-flight list.
+
+        What the consumer knows it holds is noted *before* the list is read.  Another
+        thread may ack or nack one of its messages meanwhile; such a message leaves
+        ``held`` only after it left the list in Redis, so a message the list still
+        shows was in ``held`` when noted.  Compared with ``held`` read after the list,
+        it could look unknown and be handed out a second time (its ack then False).
+        """
+        with consumer.lock:
+            known = consumer.held | set(consumer.orphans)
         entries = yield Cmd(("LRANGE", consumer.inflight, 0, -1))
         with consumer.lock:
-            orphans = [e for e in entries or () if e and e not in consumer.held and e not in consumer.orphans]
+            orphans = [e for e in entries or () if e and e not in known]
             consumer.orphans.extend(orphans[1:])
         return orphans[:1]
 

@@ -187,3 +187,26 @@ def test_a_message_that_arrives_after_a_stalled_consumer_was_reaped_during_its_w
     # else a process dying now loses the message forever
     assert raw.zscore(a._consumers_key, c.id) is not None
     assert got[0].ack() is True
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("cls", KINDS, ids=_name)
+def test_a_message_acked_by_another_thread_while_a_lost_reserve_is_recovered_is_not_handed_out_again(client, cls):
+    """A reserve whose reply was lost adopts what its in-flight list holds beyond the messages
+    the consumer knows it holds.  Another thread acks one of those between the read of the list
+    and the comparison: the acked message must not be taken for the lost one."""
+    q = cls(key="recoverack", client=client)
+    q.put_many([1, 2])
+    held = q.reserve(timeout=1)
+    c = q._consumer()
+    client.perform(q._pop_call(1, c, 0, ""))  # a reserve that moved the other one to us, its reply lost
+    recover = q._recover(c)
+    entries = client.perform(next(recover))  # the recovery reads the in-flight list ...
+    assert held.ack() is True  # ... another thread acks the held one (its reply arrives) ...
+    with pytest.raises(StopIteration) as done:
+        recover.send(entries)  # ... then the recovery picks what it does not know it holds
+    adopted = done.value.value
+    assert [q._message(c, e).value for e in adopted] == [3 - held.value]  # the lost one
+    assert c.orphans == []  # else the next reserve hands out the acked one again, and its ack says False
+    with pytest.raises(hotsync.Empty):
+        q.reserve(block=False)
