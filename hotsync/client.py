@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import re
 import select
 import threading
 import time
@@ -392,7 +393,7 @@ class HotClient:
         try:
             return self.retry.call(once, idempotent=idempotent, key=key, on_retry=self._count_retry)
         except rx.ResponseError as exc:
-            translated = _translate(exc, key, script.name)
+            translated = _translate(exc, key, script.name, keys)
             if translated is exc:
                 raise
             raise translated from exc
@@ -432,7 +433,9 @@ class HotClient:
     def _perform_batch(self, batch: Batch) -> list[Any]:
         commands: list[tuple[Any, ...]] = []
         keys: list[Any] = []  # per command: the key its errors name
+        script_keys: list[Sequence[str]] = []  # per command: a script's KEYS (its errors may name one)
         for c in batch.calls:
+            script_keys.append(c.keys if type(c) is Eval else ())
             if type(c) is Eval:
                 keys.append(c.keys[0] if c.keys else None)
                 # EVAL, not EVALSHA: a NOSCRIPT inside MULTI would fail alone while
@@ -451,7 +454,8 @@ class HotClient:
         )
         # error replies stay in the list (one per command), translated like single commands
         return [
-            _translate(r, keys[i] if i < len(keys) else key, "a batched command") if isinstance(r, rx.ResponseError)
+            _translate(r, keys[i] if i < len(keys) else key, "a batched command", script_keys[i] if i < len(keys) else ())
+            if isinstance(r, rx.ResponseError)
             else r
             for i, r in enumerate(replies)
         ]
@@ -568,9 +572,22 @@ def _skips_reply(command: Sequence[Any]) -> bool:
     )
 
 
-def _translate(exc: rx.ResponseError, key: str | None, what: str) -> Exception:
+#: How a script names which of its keys has the wrong type: "WRONGTYPE ... (key #2)" is KEYS[2].
+_KEY_INDEX = re.compile(r"\(key #(\d+)\)")
+
+
+def _translate(exc: rx.ResponseError, key: str | None, what: str, keys: Sequence[str] = ()) -> Exception:
+    """A hotsync exception for an error reply, or ``exc`` itself.
+
+    ``key`` is the key the error names by default; a script whose WRONGTYPE
+    error ends ``(key #i)`` names ``keys[i - 1]`` (its KEYS[i]) instead: a
+    script reading a second object's key reports that key, not its first one.
+    """
     msg = str(exc)
     if "WRONGTYPE" in msg:
+        named = _KEY_INDEX.search(msg)
+        if named is not None and 0 < int(named.group(1)) <= len(keys):
+            key = keys[int(named.group(1)) - 1]
         return WrongTypeError(f"key {key!r} holds a Redis type that {what} cannot use: {msg}", key=key)
     if "Error running script" in msg or "user_script" in msg:
         return ScriptReplyError(f"script {what} failed on key {key!r}: {msg}", key=key)

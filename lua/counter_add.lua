@@ -9,6 +9,7 @@
 --
 -- Returns the number of fields deleted by pruning.
 -- Errors, with nothing changed (increments already applied are undone first):
+--   'WRONGTYPE ... (key #2)'  KEYS[2] is not a hash (WRONGTYPE without it: KEYS[1])
 --   'OVERFLOW <field>'  the count would leave the signed 64-bit range
 --   'NOTINT <field>'    the stored count is not an integer
 -- Invariants: increments use HINCRBY (exact 64-bit arithmetic, never Lua doubles).
@@ -21,16 +22,17 @@ local function neg(n)
   return '-' .. n
 end
 
+redis.call('HLEN', counter)
 local incs, first = ARGV, 3
 if source then
-  local flat = redis.call('HGETALL', source)
+  local flat = redis.pcall('HGETALL', source)
+  if flat.err then return redis.error_reply(flat.err .. ' (key #2)') end
   incs, first = {}, 1
   for i = 1, #flat, 2 do
     incs[i], incs[i + 1] = flat[i], sign == '-1' and neg(flat[i + 1]) or flat[i + 1]
   end
 end
 
-redis.call('HLEN', counter)
 local before = {}
 for i = first, #incs, 2 do
   local field = incs[i]

@@ -6,7 +6,8 @@
 -- ARGV             field, count, field, count ... (without KEYS[2])
 --
 -- Returns the number of fields left.
--- Errors, with nothing changed: 'NOTINT <field>' a count is not a decimal integer.
+-- Errors, with nothing changed: 'NOTINT <field>' a count is not a decimal integer;
+-- 'WRONGTYPE ... (key #2)' KEYS[2] is not a hash (plain WRONGTYPE: KEYS[1] is not).
 -- Invariants: counts are compared as decimal strings (exact beyond 2^53).
 local counter, source = KEYS[1], KEYS[2]
 
@@ -19,7 +20,11 @@ local function less(a, b)
 end
 
 local mine = redis.call('HGETALL', counter)
-local flat = source and redis.call('HGETALL', source) or ARGV
+local flat = ARGV
+if source then
+  flat = redis.pcall('HGETALL', source)
+  if flat.err then return redis.error_reply(flat.err .. ' (key #2)') end
+end
 local other = {}
 for i = 1, #flat, 2 do
   if not string.match(flat[i + 1], '^%-?%d+$') then

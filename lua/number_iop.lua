@@ -24,6 +24,7 @@
 --   'COMPLEX'           a negative float raised to a fractional power
 --   'TYPE <op>'         a bitwise or shift operator with a float operand
 --   'NEGSHIFT'          a negative shift count
+--   WRONGTYPE           KEYS[1] is not a string; '... (key #2)' when KEYS[2] is not
 -- Why one script for all operators: they share the exact-integer arithmetic below
 -- (no shared Lua preludes), and each call is still one operation on one key.
 local number, source = KEYS[1], KEYS[2]
@@ -310,7 +311,11 @@ local function read(text) -- ('i', int or nil when too long) | ('f', double) | n
 end
 
 local stored = redis.call('GET', number) or '0'
-if source then operand = redis.call('GET', source) or '0' end
+if source then
+  local got = redis.pcall('GET', source)
+  if type(got) == 'table' then return redis.error_reply(got.err .. ' (key #2)') end
+  operand = got or '0'
+end
 local ta, a = read(stored)
 if not ta then return redis.error_reply('NAN value') end
 local tb, b = read(operand)

@@ -5,6 +5,10 @@
 --
 -- Returns {|a|, |b|, |a & b|}: enough for ==, <, <=, >, >=, issubset,
 -- issuperset and isdisjoint.
+-- Errors: WRONGTYPE when KEYS[1] is not a set, 'WRONGTYPE ... (key #2)' when KEYS[2] is not.
 local a, b = KEYS[1], KEYS[2]
 
-return {redis.call('SCARD', a), redis.call('SCARD', b), #redis.call('SINTER', a, b)}
+local size_a = redis.call('SCARD', a)
+local size_b = redis.pcall('SCARD', b)
+if type(size_b) == 'table' then return redis.error_reply(size_b.err .. ' (key #2)') end
+return {size_a, size_b, #redis.call('SINTER', a, b)}

@@ -5,6 +5,7 @@
 -- ARGV[1..n]       members to remove (may be empty)
 --
 -- Returns the new size.
+-- Errors: 'WRONGTYPE ... (key #i)': KEYS[i] is not a set (the first such key).
 -- Invariants: types checked before any write; only SREM, 1000 members at a time.
 local set = KEYS[1]
 local keys = KEYS  -- the main set and the other operands
@@ -12,7 +13,7 @@ local keys = KEYS  -- the main set and the other operands
 for i = 1, #keys do
   local kind = redis.call('TYPE', keys[i])['ok']
   if kind ~= 'set' and kind ~= 'none' then
-    return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value')
+    return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value (key #' .. i .. ')')
   end
 end
 local function remove(members)

@@ -6,6 +6,7 @@
 -- ARGV[2..]        the client's members (the intersection of its plain operands)
 --
 -- Returns the new size.
+-- Errors: 'WRONGTYPE ... (key #i)': KEYS[i] is not a set (the first such key).
 -- Invariants: types checked before any write; only members that are not in
 -- every operand are removed (SREM, 1000 at a time); nothing is rebuilt.
 local set = KEYS[1]
@@ -15,7 +16,7 @@ local plain = ARGV[1] == '1'
 for i = 1, #keys do
   local kind = redis.call('TYPE', keys[i])['ok']
   if kind ~= 'set' and kind ~= 'none' then
-    return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value')
+    return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value (key #' .. i .. ')')
   end
 end
 local given = {}

@@ -5,6 +5,7 @@
 -- ARGV[1..n]       without KEYS[2]: the other operand's distinct members (may be empty)
 --
 -- Returns the new size.
+-- Errors: 'WRONGTYPE ... (key #i)': KEYS[i] is not a set (the first such key).
 -- Invariants: types checked before any write; each member of the other operand
 -- is removed if present and added if absent (SREM/SADD), nothing is rebuilt.
 local set, other = KEYS[1], KEYS[2]
@@ -13,7 +14,7 @@ local keys = KEYS  -- the main set and the other operands
 for i = 1, #keys do
   local kind = redis.call('TYPE', keys[i])['ok']
   if kind ~= 'set' and kind ~= 'none' then
-    return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value')
+    return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value (key #' .. i .. ')')
   end
 end
 local members = ARGV

@@ -5,6 +5,7 @@
 -- ARGV[1..n]       members to add (may be empty)
 --
 -- Returns the new size.
+-- Errors: 'WRONGTYPE ... (key #i)': KEYS[i] is not a set (the first such key).
 -- Invariants: every key's type is checked before the first write (WRONGTYPE,
 -- nothing written); members are added 1000 at a time; nothing is removed.
 local set = KEYS[1]
@@ -13,7 +14,7 @@ local keys = KEYS  -- the main set and the other operands
 for i = 1, #keys do
   local kind = redis.call('TYPE', keys[i])['ok']
   if kind ~= 'set' and kind ~= 'none' then
-    return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value')
+    return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value (key #' .. i .. ')')
   end
 end
 local function add(members)

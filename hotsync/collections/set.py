@@ -40,6 +40,7 @@ from .._ops import Cmd
 from .._scripts import script
 from ..client import HotClient
 from ..codecs import Codec
+from ..exceptions import WrongTypeError
 from ._base import Collection
 
 __all__ = ["Set"]
@@ -150,6 +151,25 @@ class Set(Collection, MutableSet):
                 return None
         return other._main
 
+    def _read_sets(self, command: str, keys: list[str]) -> Any:
+        """One native read over this set and ``keys`` (SUNION, SINTER, SDIFF)."""
+        try:
+            return self._read(command, self._main, *keys)
+        except WrongTypeError as exc:
+            raise self._wrong_key(exc, keys) from exc.__cause__
+
+    def _wrong_key(self, exc: WrongTypeError, keys: list[str]) -> WrongTypeError:
+        """``exc`` naming the key that is not a set: Redis's WRONGTYPE of a command over
+        several keys does not say which (one TYPE per key, on this error path only)."""
+        names = [self._main, *keys]
+        kinds = self._read_many(*(Cmd(("TYPE", k)) for k in names))
+        for name, kind in zip(names, kinds):
+            if kind not in (b"set", b"none", "set", "none"):
+                if name == exc.key:
+                    return exc
+                return WrongTypeError(f"key {name!r} holds a Redis type that a set operation cannot use", key=name)
+        return exc
+
     def _split(self, others: tuple[Any, ...]) -> tuple[list[str], list[Any]]:
         """Operands Redis combines (their keys) and the others (plain values)."""
         keys: list[str] = []
@@ -237,7 +257,7 @@ class Set(Collection, MutableSet):
     def union(self, *others: Iterable[Any]) -> set[Any]:
         keys, plain = self._split(others)
         if keys or not plain:
-            result = self._loads(self._read("SUNION", self._main, *keys))
+            result = self._loads(self._read_sets("SUNION", keys))
         else:
             result = self.value
         return result.union(*plain)
@@ -245,7 +265,7 @@ class Set(Collection, MutableSet):
     def intersection(self, *others: Iterable[Any]) -> set[Any]:
         keys, plain = self._split(others)
         if keys or not plain:
-            result = self._loads(self._read("SINTER", self._main, *keys))
+            result = self._loads(self._read_sets("SINTER", keys))
         else:
             result = self.value
         return result.intersection(*plain)
@@ -253,7 +273,7 @@ class Set(Collection, MutableSet):
     def difference(self, *others: Iterable[Any]) -> set[Any]:
         keys, plain = self._split(others)
         if keys or not plain:
-            result = self._loads(self._read("SDIFF", self._main, *keys))
+            result = self._loads(self._read_sets("SDIFF", keys))
         else:
             result = self.value
         return result.difference(*plain)
@@ -263,7 +283,10 @@ class Set(Collection, MutableSet):
         key = self._key_of(other)
         if key is None:
             return self.value.symmetric_difference(other.value if isinstance(other, Set) else other)
-        ours, theirs = self._read_many(Cmd(("SDIFF", self._main, key)), Cmd(("SDIFF", key, self._main)))
+        try:
+            ours, theirs = self._read_many(Cmd(("SDIFF", self._main, key)), Cmd(("SDIFF", key, self._main)))
+        except WrongTypeError as exc:
+            raise self._wrong_key(exc, [key]) from exc.__cause__
         return self._loads(ours) | self._loads(theirs)
 
     def __or__(self, other: Any) -> set[Any]:

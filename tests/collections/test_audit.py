@@ -7,7 +7,7 @@ import operator
 
 import pytest
 
-from hotsync import Counter, DefaultDict, Dict, Float, Int, WrongTypeError, transaction
+from hotsync import Counter, DefaultDict, Dict, Float, Int, Set, TransactionError, WrongTypeError, transaction
 
 from .test_dict import count_trips
 
@@ -166,3 +166,37 @@ def test_counter_or_a_plain_dict_is_the_dict_merge_python_gives(client):
     got = c | {"a": 5, "z": "text"}
     assert got == expected and type(got) is type(expected) is dict
 
+
+SECOND_KEY_READS = {
+    "Counter.update": lambda c: Counter(key="c", client=c).update(Counter(key="other", client=c)),
+    "Counter +=": lambda c: Counter(key="c", client=c).__iadd__(Counter(key="other", client=c)),
+    "Counter |=": lambda c: Counter(key="c", client=c).__ior__(Counter(key="other", client=c)),
+    "Counter &=": lambda c: Counter(key="c", client=c).__iand__(Counter(key="other", client=c)),
+    "Dict.update": lambda c: Dict(key="c", client=c).update(Dict(key="other", client=c)),
+    "Int +=": lambda c: Int(key="c", client=c).__iadd__(Int(key="other", client=c)),
+    "Set |=": lambda c: Set(key="c", client=c).__ior__(Set(key="other", client=c)),
+    "Set &=": lambda c: Set(key="c", client=c).__iand__(Set(key="other", client=c)),
+    "Set -=": lambda c: Set(key="c", client=c).__isub__(Set(key="other", client=c)),
+    "Set ^=": lambda c: Set(key="c", client=c).__ixor__(Set(key="other", client=c)),
+    "Set |": lambda c: Set(key="c", client=c) | Set(key="other", client=c),
+    "Set &": lambda c: Set(key="c", client=c) & Set(key="other", client=c),
+    "Set -": lambda c: Set(key="c", client=c) - Set(key="other", client=c),
+    "Set ^": lambda c: Set(key="c", client=c) ^ Set(key="other", client=c),
+    "Set <=": lambda c: Set(key="c", client=c) <= Set(key="other", client=c),
+}
+
+
+@pytest.mark.parametrize("operation", SECOND_KEY_READS.values(), ids=SECOND_KEY_READS.keys())
+def test_wrong_type_error_of_an_operation_reading_a_second_object_names_that_object_s_key(client, raw, operation):
+    raw.rpush(client.key_prefix + "other", "a list, which no operand may be")
+    with pytest.raises(WrongTypeError, match=f"'{client.key_prefix}other'") as err:
+        operation(client)
+    assert err.value.key == client.key_prefix + "other"
+    assert raw.exists(client.key_prefix + "c") == 0
+
+
+def test_wrong_type_error_of_a_script_inside_a_transaction_names_the_second_object_s_key(client, raw):
+    raw.rpush(client.key_prefix + "other", "a list")
+    with pytest.raises(TransactionError, match=f"key '{client.key_prefix}other' holds"):
+        with transaction(client):
+            Set(key="c", client=client).update(Set(key="other", client=client))
