@@ -453,12 +453,15 @@ class HotClient:
             on_retry=self._count_retry,
         )
         # error replies stay in the list (one per command), translated like single commands
-        return [
-            _translate(r, keys[i] if i < len(keys) else key, "a batched command", script_keys[i] if i < len(keys) else ())
-            if isinstance(r, rx.ResponseError)
-            else r
-            for i, r in enumerate(replies)
-        ]
+        out: list[Any] = []
+        for i, r in enumerate(replies):
+            if isinstance(r, rx.ResponseError):
+                if i < len(keys):
+                    r = _translate(r, keys[i], "a batched command", script_keys[i])
+                else:
+                    r = _translate(r, key, "a batched command")
+            out.append(r)
+        return out
 
     def drive(self, ops: Ops) -> Any:
         """Run an operation generator to completion; return its result."""
