@@ -10,6 +10,8 @@
 -- is built in KEYS[2] and RENAMEd over KEYS[1] (a failure half-way leaves KEYS[1]
 -- as it was).  A key of another Redis type is refused (WRONGTYPE from HLEN) before
 -- anything changes.  HSET runs in chunks of 500 pairs (never an unbounded unpack).
+-- A TTL on KEYS[1] is kept (as SET ... KEEPTTL keeps one): replacing the content is
+-- not a new key.  An empty replacement deletes the key, and with it the TTL.
 local hash, scratch = KEYS[1], KEYS[2]
 local n = #ARGV
 
@@ -25,5 +27,9 @@ redis.call('DEL', scratch)
 for i = 1, n, 1000 do
   redis.call('HSET', scratch, unpack(ARGV, i, math.min(i + 999, n)))
 end
+local ttl = redis.call('PTTL', hash)
 redis.call('RENAME', scratch, hash)
+if ttl > 0 then
+  redis.call('PEXPIRE', hash, ttl)
+end
 return n / 2

@@ -6,10 +6,11 @@
 --
 -- Returns 1.
 -- Invariants: a key holding a hash, list, set... is refused (WRONGTYPE from STRLEN)
--- before anything changes; like SET, the assignment clears a TTL.
+-- before anything changes; a TTL on the key is kept (SET ... KEEPTTL), as the in-place
+-- operators (number_iop) and INCRBY keep it: assigning a value is not a new key.
 local number = KEYS[1]
 local text = ARGV[1]
 
 redis.call('STRLEN', number)
-redis.call('SET', number, text)
+redis.call('SET', number, text, 'KEEPTTL')
 return 1

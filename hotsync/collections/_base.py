@@ -37,7 +37,8 @@ class Collection:
     """Base of the collections: client, key, codec, reads and writes.
 
     Subclasses set ``_kind`` (used for generated keys) and implement the
-    ``value`` property (a plain Python copy; assigning it replaces atomically).
+    ``value`` property (a plain Python copy; assigning it replaces atomically
+    and keeps a TTL set on the key, like ``SET ... KEEPTTL``).
     """
 
     _kind: ClassVar[str] = "collection"

@@ -137,7 +137,8 @@ class Counter(Dict):
 
     @property
     def value(self) -> collections.Counter[Any]:
-        """A ``collections.Counter`` copy (one ``HGETALL``).  Assigning replaces atomically."""
+        """A ``collections.Counter`` copy (one ``HGETALL``).  Assigning replaces atomically,
+        keeping a TTL set on the key (see :attr:`Dict.value <hotsync.Dict.value>`)."""
         return collections.Counter(self._snapshot())
 
     @value.setter

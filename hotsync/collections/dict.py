@@ -241,7 +241,12 @@ class Dict(Collection, MutableMapping):
 
     @property
     def value(self) -> dict[Any, Any]:
-        """A plain ``dict`` copy (one ``HGETALL``).  Assigning replaces the content atomically."""
+        """A plain ``dict`` copy (one ``HGETALL``).  Assigning replaces the content atomically.
+
+        Assigning (or ``initial=``) keeps a TTL set on the key (``EXPIRE``), as
+        ``SET ... KEEPTTL`` does: the content changes, the key's lifetime does
+        not.  Assigning an empty mapping deletes the key, and so its TTL.
+        """
         return self._snapshot()
 
     @value.setter

@@ -169,7 +169,11 @@ class List(Collection, MutableSequence):
 
     @property
     def value(self) -> list[Any]:
-        """A plain ``list`` copy (one LRANGE).  Assigning replaces the whole list atomically."""
+        """A plain ``list`` copy (one LRANGE).  Assigning replaces the whole list atomically.
+
+        A TTL set on the key is kept (as ``SET ... KEEPTTL``); assigning an empty
+        list deletes the key, and so its TTL.
+        """
         return self._loads(self._read("LRANGE", self._main, 0, -1))
 
     @value.setter

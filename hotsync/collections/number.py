@@ -83,7 +83,11 @@ class _Number(Collection):
 
     @property
     def value(self) -> Any:
-        """The number (one ``GET``); assigning stores ``int(new)`` / ``float(new)`` atomically."""
+        """The number (one ``GET``); assigning stores ``int(new)`` / ``float(new)`` atomically.
+
+        Assigning (or ``initial=``) keeps a TTL set on the key (``SET ... KEEPTTL``),
+        as ``+=`` and the other in-place operators do.
+        """
         return self._parse(self._client.read(Cmd(("GET", self._main))))
 
     @value.setter

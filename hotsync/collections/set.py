@@ -186,7 +186,11 @@ class Set(Collection, MutableSet):
 
     @property
     def value(self) -> set[Any]:
-        """A plain ``set`` copy (one SMEMBERS).  Assigning replaces the whole set atomically."""
+        """A plain ``set`` copy (one SMEMBERS).  Assigning replaces the whole set atomically.
+
+        A TTL set on the key is kept (as ``SET ... KEEPTTL``); assigning an empty
+        set deletes the key, and so its TTL.
+        """
         return self._loads(self._read("SMEMBERS", self._main))
 
     @value.setter

@@ -283,7 +283,11 @@ class String(_Text):
 
     @property
     def value(self) -> str:
-        """The current text (one GET).  Assigning stores a new text atomically."""
+        """The current text (one GET).  Assigning stores a new text atomically.
+
+        A TTL set on the key is kept (``SET ... KEEPTTL``); assigning ``""``
+        deletes the key, and so its TTL.
+        """
         return _decode(self._read("GET", self._main))
 
     @value.setter

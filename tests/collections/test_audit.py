@@ -7,7 +7,19 @@ import operator
 
 import pytest
 
-from hotsync import Counter, DefaultDict, Dict, Float, Int, Set, TransactionError, WrongTypeError, transaction
+from hotsync import (
+    Counter,
+    DefaultDict,
+    Dict,
+    Float,
+    Int,
+    List,
+    Set,
+    String,
+    TransactionError,
+    WrongTypeError,
+    transaction,
+)
 
 from .test_dict import count_trips
 
@@ -200,3 +212,37 @@ def test_wrong_type_error_of_a_script_inside_a_transaction_names_the_second_obje
     with pytest.raises(TransactionError, match=f"key '{client.key_prefix}other' holds"):
         with transaction(client):
             Set(key="c", client=client).update(Set(key="other", client=client))
+
+
+
+def _assign(new):
+    return lambda obj: setattr(obj, "value", new)
+
+
+REPLACEMENTS = {
+    "Dict.value =": (lambda c: Dict({"old": 1}, key="k", client=c), _assign({"new": 1})),
+    "Dict(initial)": (
+        lambda c: Dict({"old": 1}, key="k", client=c),
+        lambda d: Dict({"new": 1}, key="k", client=d.client),
+    ),
+    "DefaultDict.value =": (lambda c: DefaultDict(list, {"old": [1]}, key="k", client=c), _assign({"new": [1]})),
+    "Counter.value =": (lambda c: Counter("old", key="k", client=c), _assign("new")),
+    "Counter(initial)": (
+        lambda c: Counter("old", key="k", client=c),
+        lambda d: Counter("new", key="k", client=d.client),
+    ),
+    "Int.value =": (lambda c: Int(1, key="k", client=c), _assign(7)),
+    "Int(initial)": (lambda c: Int(1, key="k", client=c), lambda d: Int(7, key="k", client=d.client)),
+    "Float.value =": (lambda c: Float(1.5, key="k", client=c), _assign(7.5)),
+    "Set.value =": (lambda c: Set({"old"}, key="k", client=c), _assign({"new"})),
+    "List.value =": (lambda c: List(["old"], key="k", client=c), _assign(["new"])),
+    "String.value =": (lambda c: String("old", key="k", client=c), _assign("new")),
+}
+
+
+@pytest.mark.parametrize(("make", "replace"), REPLACEMENTS.values(), ids=REPLACEMENTS.keys())
+def test_replacing_the_value_keeps_the_ttl_a_user_set_on_the_key(client, raw, make, replace):
+    obj = make(client)
+    raw.expire(client.key_prefix + "k", 100)
+    replace(obj)
+    assert 0 < raw.pttl(client.key_prefix + "k") <= 100_000
