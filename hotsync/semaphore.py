@@ -257,7 +257,9 @@ class _SemaphoreBase:
         A caller that must wait registers (in the acquire script), then blocks in
         ``BZPOPMIN`` on the handoffs zset, where ``release`` puts a permit for each
         registered waiter: the permit popped is the caller's (no second step), and
-        callers that did not register cannot take it.  When the last acquire of
+        callers that did not register cannot take it.  The pop is pipelined with the
+        removal of the caller's registration, so a waiter served by any handoff
+        leaves none behind to draw a later one.  When the last acquire of
         this object had to wait, the first try is pipelined with the BZPOPMIN (the
         script adds to this call's own wake zset when it grants, so the BZPOPMIN
         returns at once): a contended acquire then costs one round trip.
@@ -273,8 +275,13 @@ class _SemaphoreBase:
             wait = 0 if block is None else int((block + 1.0) * 1000)  # None: unregister
             return Eval(_ACQUIRE, keys, (member, self._lease_ms, wait, self._value_arg, self._stored_kind, int(push)))
 
-        def pop(block: float) -> Cmd:
-            return Cmd(("BZPOPMIN", own, self._handoffs_key, _seconds(block)), block=block)
+        def pop(block: float) -> tuple[Cmd, Cmd]:
+            # the ZREM runs as soon as the pop returns, in the same round trip: whatever
+            # it popped (a handoff made for any registered waiter, a grant, nothing),
+            # this call's registration is used up and must not draw a later handoff
+            # (when nothing came, the next round registers again)
+            return (Cmd(("BZPOPMIN", own, self._handoffs_key, _seconds(block)), block=block),
+                    Cmd(("ZREM", self._waiters_key, member)))
 
         sent = time.monotonic()
         if not blocking:
@@ -285,8 +292,8 @@ class _SemaphoreBase:
             # the script's reply is not sent (CLIENT REPLY SKIP): what the BZPOPMIN pops
             # tells it all: this call's own wake zset (granted; 'c': settings conflict,
             # re-read below), a handoff, or nothing (busy; re-register below)
-            _, _, popped = yield Batch(
-                (Cmd(("CLIENT", "REPLY", "SKIP")), _pipelined(attempt(block, push=True)), pop(block)), block=block
+            _, _, popped, _ = yield Batch(
+                (Cmd(("CLIENT", "REPLY", "SKIP")), _pipelined(attempt(block, push=True)), *pop(block)), block=block
             )
             if popped is not None:
                 if popped[0] == handoffs:
@@ -310,7 +317,7 @@ class _SemaphoreBase:
                 continue
             # `sent` stays the time of the registering try: a handoff popped now was not
             # stale then, so its permit lives a whole lease past that (semaphore_acquire)
-            popped = yield pop(block)
+            popped, _ = yield Batch(pop(block), block=block)
             if popped is not None and popped[0] == handoffs:
                 return popped[1].decode(), sent
 

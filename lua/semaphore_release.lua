@@ -1,7 +1,8 @@
 -- semaphore_release: return permits held by the caller and optionally raise the
 -- capacity, atomically; then serve waiters: one handoff per registered unfair waiter
--- (a permit created for whoever pops it from `handoffs` with BZPOPMIN, consuming one
--- registration), and report the first `free` of the fair line to the caller.
+-- that no pending handoff covers yet (a permit created for whoever pops it from
+-- `handoffs` with BZPOPMIN; the popper then removes its own registration), and wake
+-- the first `free` of the fair line.
 --
 -- KEYS[1] permits   zset "<owner>/<n>" or "~h:<n>.<µs>" (handoff) -> lease deadline
 --                   (server ms)
@@ -75,7 +76,10 @@ if free <= 0 then  -- handoffs nobody took in time hold permits: reclaim them (o
     redis.call('ZREM', handoffs, stale[i])
   end
 end
-local hand = math.min(free, redis.call('ZCARD', waiters))
+-- one handoff per registered waiter not yet covered by a pending handoff: a waiter
+-- unregisters itself right after its pop (whichever handoff it got), so registrations
+-- are never consumed here on behalf of some other waiter
+local hand = math.min(free, redis.call('ZCARD', waiters) - redis.call('ZCARD', handoffs))
 if hand > 0 then
   local life = window + math.max(lease, tonumber(f[3]) or 0)
   local stamp = t[1] .. string.format('%06d', tonumber(t[2]))
@@ -87,7 +91,6 @@ if hand > 0 then
     redis.call('ZADD', permits, now + life, h)
     redis.call('ZADD', handoffs, now + window, h)
   end
-  redis.call('ZPOPMIN', waiters, hand)
   -- handoffs lives as long as their permits, so a stale one is always found and
   -- reclaimed together with its permit (never shortened: older ones may live longer)
   for _, k in ipairs({permits, handoffs}) do

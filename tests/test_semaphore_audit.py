@@ -90,14 +90,6 @@ def test_a_handoff_popped_late_in_its_window_gives_its_taker_a_full_lease(client
             pass
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known, not fixed: a release consumes the registration with the earliest deadline, "
-    "which may belong to a waiter other than the one that pops the handoff; the popper's own "
-    "registration then outlives it and reserves a later release for nobody (<= the 2 s "
-    "pick-up window; blocking acquirers are not delayed). Needs registrations that name the "
-    "handoff they were consumed by.",
-)
 def test_a_waiter_served_by_a_handoff_leaves_no_registration_that_reserves_a_later_release(client, raw):
     holder = hotsync.Semaphore(1, "stale", client)
     holder.acquire()
