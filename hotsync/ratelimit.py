@@ -14,10 +14,24 @@ key                   type     contents / lifetime
 ``K``                 string   four little-endian doubles (Lua ``struct``
                                ``<dddd``): theoretical arrival time and when
                                the last admitted request may proceed (server
-                               µs), emission interval (µs), burst; then that
-                               request's id (retry check).  TTL = until the
-                               arrival time, so an idle limiter leaves no key
+                               µs), emission interval (µs), burst.  TTL =
+                               until the arrival time, so an idle limiter
+                               leaves no key
+``{K}:recent``        zset     retry guard: request id of each recently
+                               admitted decision -> when it may proceed
+                               (server µs); at most ``_GUARD_KEEP`` ids, none
+                               older than the retry window.  TTL = that window
+                               (or ``K``'s TTL if longer)
 ====================  =======  ==============================================
+
+Retry guard: a decision whose reply is lost is retried with the same request
+id.  Every admitted id is remembered (not only the last one), so the retry is
+recognised even when other callers decided in between, and answered with the
+original decision instead of being admitted twice.  The window covers the
+client's retry budget (plus a margin for the lost attempt itself); an id
+pushed out by ``_GUARD_KEEP`` newer admissions, or older than the window, is
+forgotten: its retry would take a second admission (fewer admissions, never
+more).  Refused decisions change nothing, so they need no guard.
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ._keys import aux
 from ._ops import Eval
 from ._renewal import process_token
 from ._scripts import script
@@ -43,6 +58,12 @@ _ACQUIRE = script("ratelimit_acquire")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _requests = itertools.count(1)
+
+#: Most request ids the retry guard remembers per limiter (bounds its memory).
+_GUARD_KEEP = 10_000
+#: Seconds a request id is remembered beyond the client's retry budget: the lost
+#: attempt's own time on the wire and the server, before the first retry.
+_GUARD_MARGIN = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +132,10 @@ class RateLimiter:
         (``per / rate`` or ``burst``) raises
         :class:`~hotsync.ConfigConflictError`; ``RateLimiter(100, 1)`` and
         ``RateLimiter(50, 0.5)`` are the same limit.  *Idle.* The key expires
-        when the limiter is back to its full burst.  *Retries.* Every decision
-        carries a request id: a decision retried after a lost reply is counted
-        once.
+        when the limiter is back to its full burst (the retry guard's key
+        after the retry window).  *Retries.* Every decision carries a request
+        id: a decision retried after a lost reply is counted once, even when
+        other callers decided in between (see the module's "Retry guard").
 
     Example::
 
@@ -154,6 +176,8 @@ class RateLimiter:
         self._burst_arg = str(self.burst)
         self._client = client if client is not None else default_client()
         self.key, self._main = self._client.key_for(key, self._kind)
+        self._keys = (self._main, aux(self._main, "recent"))
+        self._guard_args = (str(math.ceil((self._client.retry.budget + _GUARD_MARGIN) * 1000)), str(_GUARD_KEEP))
         m = self._client.metrics
         label = m.name(self.key)
         self._m_admitted = m.ratelimit_decisions.labels(label, "admitted")
@@ -167,8 +191,9 @@ class RateLimiter:
         reply = self._client.perform(
             Eval(
                 _ACQUIRE,
-                (self._main,),
-                (self._iv_arg, self._burst_arg, cost, max_wait_us, f"{process_token()}:{next(_requests):x}"),
+                self._keys,
+                (self._iv_arg, self._burst_arg, cost, max_wait_us, f"{process_token()}:{next(_requests):x}",
+                 *self._guard_args),
                 idempotent=True,
             )
         )

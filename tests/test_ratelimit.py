@@ -9,6 +9,9 @@ import pytest
 from redis.connection import AbstractConnection
 
 import hotsync
+from hotsync._keys import aux
+from hotsync._ops import Eval
+from hotsync.ratelimit import _ACQUIRE
 
 
 @pytest.mark.parametrize(
@@ -185,3 +188,29 @@ def test_repr_does_no_io(client):
     limiter = hotsync.RateLimiter(50, 2, burst=5, key="r", client=client)
     client.close()
     assert repr(limiter) == "<hotsync.RateLimiter key='r' rate=50/2s burst=5>"
+
+
+def _decide_as(client, limiter, req, *, window_ms=60_000, keep=100):
+    """One raw ratelimit_acquire call with request id ``req`` (what a retry after a lost reply sends again)."""
+    keys = (limiter._main, aux(limiter._main, "recent"))
+    args = (limiter._iv_arg, limiter._burst_arg, 1, 0, req, window_ms, keep)
+    return [int(x) for x in client.perform(Eval(_ACQUIRE, keys, args))]
+
+
+def test_a_retried_decision_is_counted_once_even_after_another_caller_s_decision(client):
+    limiter = hotsync.RateLimiter(1, per=60, burst=3, key="retry", client=client)
+    assert _decide_as(client, limiter, "a:1") == [1, 0, 2]
+    assert _decide_as(client, limiter, "b:1") == [1, 0, 1]  # another caller decides in between
+    assert _decide_as(client, limiter, "a:1")[0] == 1  # a's retry: the original answer, admitted ...
+    assert _decide_as(client, limiter, "c:1") == [1, 0, 0]  # ... and not counted twice
+    assert not limiter.try_acquire()
+
+
+def test_the_retry_guard_keeps_a_bounded_number_of_recent_ids_and_expires(client, raw, prefix):
+    limiter = hotsync.RateLimiter(1, per=60, burst=50, key="guard", client=client)
+    for i in range(10):
+        _decide_as(client, limiter, f"r:{i}", window_ms=2_000, keep=4)
+    guard = aux(f"{prefix}guard", "recent")
+    assert raw.zrange(guard, 0, -1) == [b"r:6", b"r:7", b"r:8", b"r:9"]
+    assert raw.pttl(guard) >= raw.pttl(f"{prefix}guard") > 0  # gone once the limiter is idle and the window over
+    assert _decide_as(client, limiter, "r:0", keep=4) == [1, 0, 39]  # forgotten: decided afresh
