@@ -31,10 +31,10 @@ class Message:
     back at once) when it raises.
     """
 
-    __slots__ = ("value", "id", "attempts", "_queue", "_entry", "_consumer", "_member", "settled")
+    __slots__ = ("value", "id", "attempts", "_queue", "_entry", "_consumer", "settled")
 
     def __init__(
-        self, queue: _QueueBase, consumer: _Consumer, entry: bytes, id: str, attempts: int, value: Any, member: bytes
+        self, queue: _QueueBase, consumer: _Consumer, entry: bytes, id: str, attempts: int, value: Any
     ) -> None:
         self.value = value
         self.id = id
@@ -42,7 +42,6 @@ class Message:
         self._queue = queue
         self._consumer = consumer
         self._entry = entry
-        self._member = member
         #: None while reserved; "acked", "nacked" or "lost" once settled by this object.
         self.settled: str | None = None
 

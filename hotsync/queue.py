@@ -52,10 +52,12 @@ key                        type    contents / lifetime
                                    consumer id is ``host/pid/process/object/thread``.
 ``{K}:inflight:<consumer>`` list   messages reserved by one consumer
 ``{K}:dead``               list    dead letters (envelopes), newest first
-``{K}:attempts``           hash    set queues: member -> deliveries, for redelivered
-                                   members waiting again (dropped when nothing waits);
-                                   ``deliveries|score`` while one nacked with a delay
-                                   is delayed (it keeps its stamp, its id)
+``{K}:attempts``           hash    set queues: member -> deliveries of the copy that
+                                   waits, for redelivered members waiting again (a
+                                   reserve moves the count into its envelope; dropped
+                                   when nothing waits); ``deliveries|score`` while one
+                                   nacked with a delay is delayed (it keeps its stamp,
+                                   its id)
 =========================  ======  ==================================================
 
 Scripts: ``lua/queue_*.lua`` (list queues and shared steps) and
@@ -268,10 +270,10 @@ class _QueueBase:
         loads = self._codec.loads
         return [loads(r.split(b"|", 3)[3]) for r in raw]
 
-    def _decode_entry(self, entry: bytes) -> tuple[str, int, Any, bytes]:
-        """An in-flight envelope -> (id, attempts, value, set member)."""
+    def _decode_entry(self, entry: bytes) -> tuple[str, int, Any]:
+        """An in-flight envelope -> (id, attempts, value)."""
         _enqueued, mid, deliveries, payload = entry.split(b"|", 3)
-        return mid.decode(), int(deliveries) + 1, self._decode_payload(payload), b""
+        return mid.decode(), int(deliveries) + 1, self._decode_payload(payload)
 
     def _decode_payload(self, payload: bytes) -> Any:
         return self._codec.loads(payload)
@@ -831,12 +833,12 @@ class _QueueBase:
             pending = msg if msg.settled is None else None
 
     def _message(self, c: _Consumer, entry: bytes) -> Message:
-        mid, attempts, value, member = self._decode_entry(entry)
-        return Message(self, c, entry, mid, attempts, value, member)
+        mid, attempts, value = self._decode_entry(entry)
+        return Message(self, c, entry, mid, attempts, value)
 
     def _ack_call(self, msg: Message) -> Eval:
-        return Eval(_ACK, (msg._consumer.inflight, self._meta, self._joiners, self._joined, self._attempts),
-                    (msg._entry, msg._member), idempotent=True)
+        return Eval(_ACK, (msg._consumer.inflight, self._meta, self._joiners, self._joined), (msg._entry,),
+                    idempotent=True)
 
     def _settle(self, msg: Message, how: str, delay: float) -> bool:
         if msg.settled is not None:
@@ -940,7 +942,7 @@ class _QueueBase:
         raw = self._client.read(Cmd(("LRANGE", self._dead, 0, -1))) or []
         out = []
         for entry in reversed(raw[-limit:] if limit else raw):
-            mid, attempts, value, _ = self._decode_entry(entry)
+            mid, attempts, value = self._decode_entry(entry)
             out.append(DeadLetter(value, mid, attempts - 1))
         return out
 
@@ -1145,13 +1147,13 @@ class PriorityQueue(_QueueBase):
     def _decode(self, raw: bytes) -> Any:
         return self._decode_entry(raw)[2]
 
-    def _decode_entry(self, entry: bytes) -> tuple[str, int, Any, bytes]:
+    def _decode_entry(self, entry: bytes) -> tuple[str, int, Any]:
         mid, deliveries, prio, payload = entry.split(b"|", 3)
         value = self._codec.loads(payload[1:])
         if payload[:1] == b"t":
             p = prio.decode()
             value = (int(p) if p.lstrip("-").isdigit() else float(p), value)
-        return mid.decode(), int(deliveries) + 1, value, b""
+        return mid.decode(), int(deliveries) + 1, value
 
 
 class SetQueue(_QueueBase):
@@ -1160,8 +1162,14 @@ class SetQueue(_QueueBase):
     Putting an item that is already waiting (or delayed) is a no-op; the check
     and the insert are one atomic step.  Once an item has been got or reserved it
     may be put again; a reserved one given back (nack, reap, replay) while the same
-    member waits again merges into it (one member, one unfinished task).  Model: a zset of encoded values scored by a sequence
-    number.  ``put_many`` returns how many items were actually added.
+    member waits again merges into it (one member, one unfinished task).  Model: a
+    zset of encoded values scored by a sequence number.  ``put_many`` returns how
+    many items were actually added.
+
+    Attempts (``max_attempts``) are counted per message, that is per put, not per
+    member: a member put again while a copy of it is reserved is a second message
+    with its own count, and acking or dead-lettering one copy leaves the other's
+    count alone.
     """
 
     _kind = "setqueue"
@@ -1175,9 +1183,9 @@ class SetQueue(_QueueBase):
     def _decode(self, raw: bytes) -> Any:
         return self._codec.loads(raw)
 
-    def _decode_entry(self, entry: bytes) -> tuple[str, int, Any, bytes]:
+    def _decode_entry(self, entry: bytes) -> tuple[str, int, Any]:
         mid, deliveries, _score, payload = entry.split(b"|", 3)
-        return mid.decode(), int(deliveries) + 1, self._codec.loads(payload), payload
+        return mid.decode(), int(deliveries) + 1, self._codec.loads(payload)
 
 
 class LifoSetQueue(_QueueBase):

@@ -5,20 +5,17 @@
 -- KEYS[2] meta      hash {unfinished, ...}
 -- KEYS[3] joiners   zset join() waiter -> registration deadline (server ms)
 -- KEYS[4] joined    list of wake-ups for join() waiters
--- KEYS[5] attempts  hash member -> deliveries (set queues; unused otherwise)
 -- ARGV[1] entry     the envelope as delivered
--- ARGV[2] member    set queues: the member whose attempt count to forget ('' = none)
 --
 -- Returns 1 when acked now, 0 when the entry was no longer held (acked before, or
 -- redelivered after its consumer's lease ran out).  Safe to retry.
-local inflight, meta, joiners, joined, attempts = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local entry, member = ARGV[1], ARGV[2]
+-- Set queues: the attempt count in {K}:attempts is left alone: it belongs to the copy
+-- of the member that waits (put again while this one was in flight), not to this one.
+local inflight, meta, joiners, joined = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local entry = ARGV[1]
 
 if redis.call('LREM', inflight, 1, entry) == 0 then
   return 0
-end
-if member ~= '' then
-  redis.call('HDEL', attempts, member)
 end
 local u = redis.call('HINCRBY', meta, 'unfinished', -1)
 if u <= 0 then

@@ -10,8 +10,10 @@
 -- KEYS[6] space      list of wake-ups for putters
 -- KEYS[7] consumers  zset consumer -> heartbeat deadline (server ms)
 -- KEYS[8] inflight   list: the caller's in-flight messages (reserve only)
--- KEYS[9] attempts   hash member -> deliveries (set queues; dropped when nothing waits);
---                    'deliveries|score' while a member nacked with a delay waits (zpromote)
+-- KEYS[9] attempts   hash member -> deliveries of its waiting copy (set queues; dropped
+--                    when nothing waits); 'deliveries|score' while a member nacked with a
+--                    delay waits (zpromote).  A popped member's count leaves the hash (a
+--                    reserve carries it in the envelope).
 -- ARGV[1] n          most items to take (>= 1)
 -- ARGV[2] waiter     waiter id
 -- ARGV[3] wait       ms to stay registered as a blocked getter when empty (0 = don't)
@@ -58,13 +60,14 @@ local out = {1}
 for i = 1, #popped, 2 do
   local m, score = popped[i], popped[i + 1]
   local item = m
+  if consumer ~= '' and mode ~= 'pq' then
+    local d = redis.call('HGET', attempts, m) or '0'
+    item = string.format('%012x', math.abs(tonumber(score))) .. '|' .. d .. '|' .. score .. '|' .. m
+  end
   if consumer ~= '' then
-    if mode ~= 'pq' then
-      local d = redis.call('HGET', attempts, m) or '0'
-      item = string.format('%012x', math.abs(tonumber(score))) .. '|' .. d .. '|' .. score .. '|' .. m
-    end
     redis.call('LPUSH', inflight, item)
-  elseif mode ~= 'pq' then
+  end
+  if mode ~= 'pq' then
     redis.call('HDEL', attempts, m)
   end
   out[#out + 1] = item

@@ -13,8 +13,9 @@
 -- KEYS[8] source     the in-flight list (nack, reap) or the dead letters (replay)
 -- KEYS[9] waiters    zset blocked reserve() waiter -> time its wait ends (server ms)
 -- KEYS[10] ready     zset of wake-ups for blocked getters and waiters
--- KEYS[11] attempts  hash member -> deliveries (set queues); 'deliveries|score' for a
---                    member nacked with a delay (its stamp, restored when it is due)
+-- KEYS[11] attempts  hash member -> deliveries of its waiting copy (set queues);
+--                    'deliveries|score' for a member nacked with a delay (its stamp,
+--                    restored when it is due)
 -- KEYS[12] getters   zset getter (thread of a queue object) -> registration expiry (ms)
 -- ARGV[1] mode       'one' (nack ARGV[4]), 'all' (every message of source), 'reap' ('all',
 --                    but only while ARGV[2]'s lease has run out), 'replay'
@@ -32,7 +33,8 @@
 -- Set queues: a member that waits already (put again while it was in flight, or dead)
 -- absorbs the message given back (counted as requeued): the waiting copy keeps its
 -- place and attempt count, and the unfinished-task count loses the absorbed one (a
--- redelivery) or does not gain it (a replay).
+-- redelivery) or does not gain it (a replay).  A dead-lettered message leaves the
+-- attempt count alone: it is the waiting copy's.
 local queue, meta, delayed, dead, joiners, joined = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local consumers, source, waiters, ready, attempts = KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 local getters = KEYS[12]
@@ -80,7 +82,6 @@ for i = 1, #todo do
   local member = qmode == 'pq' and env or payload
   if mode ~= 'replay' and maxatt > 0 and d >= maxatt then
     redis.call('LPUSH', dead, env)
-    if qmode ~= 'pq' then redis.call('HDEL', attempts, payload) end
     deadn = deadn + 1
   elseif qmode ~= 'pq' and (redis.call('ZSCORE', queue, payload) or redis.call('ZSCORE', delayed, payload)) then
     merged = merged + 1 -- waiting already: one member, one task

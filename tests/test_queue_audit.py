@@ -210,3 +210,42 @@ def test_a_message_acked_by_another_thread_while_a_lost_reserve_is_recovered_is_
     assert c.orphans == []  # else the next reserve hands out the acked one again, and its ack says False
     with pytest.raises(hotsync.Empty):
         q.reserve(block=False)
+
+
+def _deliveries_until_dead(q):
+    """Reserve and nack until the queue has nothing left; return how many deliveries that took."""
+    n = 0
+    while True:
+        try:
+            msg = q.reserve(block=False)
+        except hotsync.Empty:
+            return n
+        n += 1
+        assert n <= 10, "a poison member keeps coming back"
+        msg.nack()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("end", ["ack", "nack"], ids=["acked", "dead_lettered"])
+@pytest.mark.parametrize("cls", SET_KINDS, ids=_name)
+def test_settling_one_copy_of_a_set_member_keeps_the_attempt_count_of_the_copy_waiting_again(client, cls, end):
+    """A member put again while a copy is reserved has two messages; when the reserved copy is
+    acked or dead-lettered, the other one, nacked and waiting, keeps its count of deliveries."""
+    q = cls(key="twocopies", client=client, max_attempts=2)
+    q.put("a")
+    first = q.reserve(timeout=1)
+    if end == "nack":
+        first.nack()
+        first = q.reserve(timeout=1)  # its last attempt
+    q.put("a")  # a second message: the first copy is reserved, not waiting
+    second = q.reserve(timeout=1)
+    assert second.attempts == 1 and second.nack() is True  # waits again: 1 delivery
+    assert getattr(first, end)() is True  # done, or its 2nd failure: dead-lettered
+    again = q.reserve(timeout=1)
+    assert again.value == "a" and again.id == second.id
+    assert again.attempts == 2  # not 1: that would start its count over
+    assert again.nack() is True
+    assert q.dead_count() == (2 if end == "nack" else 1)
+    assert _deliveries_until_dead(q) == 0  # its 2 deliveries are all max_attempts=2 allows
+    assert q.unfinished_tasks() == 0
+
