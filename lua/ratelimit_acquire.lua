@@ -59,10 +59,7 @@ local ttl = math.ceil((new - now) / 1000) + 1
 redis.call('SET', key, struct.pack('<dddd', new, now + wait, iv, burst), 'PX', ttl)
 redis.call('ZADD', recent, now + wait, req)
 redis.call('ZREMRANGEBYSCORE', recent, '-inf', now - window * 1000)
-local extra = redis.call('ZCARD', recent) - keep
-if extra > 0 then
-  redis.call('ZREMRANGEBYRANK', recent, 0, extra - 1)
-end
+redis.call('ZREMRANGEBYRANK', recent, 0, -keep - 1)  -- all but the newest `keep` (none if fewer)
 redis.call('PEXPIRE', recent, math.max(window, ttl))
 local remaining = math.max(math.floor((now + burst * iv - new) / iv + 1e-6), 0)
 if wait > 0 then
