@@ -199,7 +199,7 @@ class _SemaphoreBase:
         self._m_hold = m.hold.labels(self._kind, label)
         self._m_in_use = m.permits_in_use.labels(self._kind, label)
         # Store the settings, or check them against the stored ones (one round trip).
-        reply = self._client.perform(Eval(_INIT, (self._meta_key,), (self._value_arg, self._stored_kind)))
+        reply = self._client.perform(Eval(_INIT, (self._meta_key, self._main), (self._value_arg, self._stored_kind)))
         if reply[0] != 1:
             raise self._conflict(reply)
         if key is not None:

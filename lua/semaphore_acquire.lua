@@ -20,6 +20,8 @@
 -- ARGV[5] kind      'semaphore' or 'bounded'
 -- ARGV[6] push      1 = add to KEYS[5] unless busy
 --
+-- Settings missing and KEYS[1] not a zset: a WRONGTYPE error naming KEYS[1], nothing
+-- written (see lib/semaphore_settings).
 -- Returns {1, in_use} granted, {0, bound} busy (bound: ms until the earliest lease
 -- ends, -1 when none), {-1, initial, kind} when the stored settings differ.
 -- Invariants: ZCARD(permits) <= capacity after every grant (handoffs count as held);
@@ -40,9 +42,12 @@ local function finish(reply)
   return reply
 end
 
+-- @include semaphore_settings
+
 local f = redis.call('HMGET', meta, 'initial', 'kind', 'capacity', 'maxlease')
 if not f[1] then
-  redis.call('HSET', meta, 'initial', value, 'capacity', value, 'kind', kind)
+  local err = store_settings(meta, permits, 1, value, kind)
+  if err then return err end
   f = {value, kind, value, false}
 elseif f[1] ~= value or f[2] ~= kind then
   return finish({-1, f[1], f[2] or ''})

@@ -3,17 +3,22 @@
 --
 -- KEYS[1] meta   hash {initial: value at creation, capacity: permits in total,
 --                kind: 'semaphore' | 'bounded', seq: fair-line counter}; no TTL
+-- KEYS[2] permits  the semaphore's main key (read only: its type is checked)
 -- ARGV[1] value  the caller's initial value (integer >= 0, decimal string)
 -- ARGV[2] kind   'semaphore' or 'bounded'
 --
 -- Returns {1} when the settings were created or match, {-1, initial, kind} when the
--- stored ones differ.
+-- stored ones differ; a WRONGTYPE error naming KEYS[2] (nothing written) when the
+-- main key holds something other than a zset.
 -- Invariant: `initial` and `kind` never change once stored; capacity starts at initial.
-local meta = KEYS[1]
+-- @include semaphore_settings
+
+local meta, permits = KEYS[1], KEYS[2]
 local value, kind = ARGV[1], ARGV[2]
 local f = redis.call('HMGET', meta, 'initial', 'kind')
 if not f[1] then
-  redis.call('HSET', meta, 'initial', value, 'capacity', value, 'kind', kind)
+  local err = store_settings(meta, permits, 2, value, kind)
+  if err then return err end
   return {1}
 end
 if f[1] ~= value or f[2] ~= kind then

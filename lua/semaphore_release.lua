@@ -27,6 +27,8 @@
 --                   trip (the lists share the semaphore's hash tag, hence its slot)
 -- ARGV[8..] permit members to return (at most 1000; the caller chunks)
 --
+-- Settings missing and KEYS[1] not a zset: a WRONGTYPE error naming KEYS[1], nothing
+-- written (see lib/semaphore_settings).
 -- Returns {1, removed} (removed: how many of the given permits were still
 -- held), {-1, initial, kind} when the
 -- stored settings differ, {-2} for a capacity raise of a bounded semaphore.
@@ -39,6 +41,8 @@ local handoffs, line, tickets = KEYS[5], KEYS[6], KEYS[7]
 local extra, lease, markttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local window, value, kind = tonumber(ARGV[4]), ARGV[5], ARGV[6]
 
+-- @include semaphore_settings
+
 local f = redis.call('HMGET', meta, 'initial', 'kind', 'maxlease', 'capacity')
 if f[1] and (f[1] ~= value or f[2] ~= kind) then
   return {-1, f[1], f[2] or ''}
@@ -48,7 +52,8 @@ if extra > 0 and kind == 'bounded' then
 end
 local capacity = tonumber(f[4]) or tonumber(value)
 if not f[1] then
-  redis.call('HSET', meta, 'initial', value, 'capacity', value, 'kind', kind)
+  local err = store_settings(meta, permits, 1, value, kind)
+  if err then return err end
 end
 
 local removed = 0

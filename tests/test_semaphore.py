@@ -459,3 +459,22 @@ def test_pipelines_of_plain_commands_are_routed_by_their_first_key():
     assert _routing_key(("EVALSHA", "abc123", 0, "arg")) is None
     assert _routing_key(("BZPOPMIN", "{k}:w", "{k}:h", "0.25")) == "{k}:w"
     assert _routing_key(("PING",)) is None
+
+
+@pytest.mark.parametrize("fair", [False, True])
+def test_a_key_of_another_type_raises_wrongtype_naming_it_and_stores_no_settings(client, raw, prefix, fair):
+    raw.set(f"{prefix}taken", "a string")
+    with pytest.raises(hotsync.WrongTypeError) as err:
+        hotsync.Semaphore(2, "taken", client, fair=fair)
+    assert err.value.key == f"{prefix}taken"
+    assert raw.keys(f"*{prefix}taken*") == [f"{prefix}taken".encode()], "settings were written"
+    # settings deleted while the key was reused: acquire and release check again
+    sem = hotsync.Semaphore(2, "reused", client, fair=fair)
+    assert sem.acquire()
+    raw.delete(f"{{{prefix}reused}}:meta", f"{prefix}reused")
+    raw.set(f"{prefix}reused", "a string")
+    with pytest.raises(hotsync.WrongTypeError):
+        sem.release()
+    with pytest.raises(hotsync.WrongTypeError):
+        sem.acquire(timeout=1)
+    assert raw.keys(f"*{prefix}reused*") == [f"{prefix}reused".encode()], "settings were written"
