@@ -147,7 +147,7 @@ class _Number(Collection):
         try:
             reply = self._client.write(Eval(_IOP, keys, args, idempotent=False))
         except rx.ResponseError as exc:
-            raise self._iop_error(exc, op) from None
+            raise self._iop_error(exc, op, keys[1] if len(keys) > 1 else None) from None
         if reply is None:  # queued in a transaction: predict the type as Python would
             floaty = mine == "f" or theirs == "f" or op == "truediv"
             if op == "pow" and not isinstance(other, _Number) and other < 0:
@@ -155,7 +155,8 @@ class _Number(Collection):
             return self._as("f" if floaty else "i")
         return self._as(reply[0])
 
-    def _iop_error(self, exc: rx.ResponseError, op: str) -> Exception:
+    def _iop_error(self, exc: rx.ResponseError, op: str, source: str | None = None) -> Exception:
+        """The Python exception for an error of ``number_iop.lua``; ``source``: the operand's key, if any."""
         msg = str(exc)
         code, _, detail = msg.partition(" ")
         if code == "OVERFLOW":
@@ -172,8 +173,11 @@ class _Number(Collection):
             except ZeroDivisionError as zde:
                 return zde
         if code == "NAN":
-            what = f"key {self._main!r}" if detail == "value" else f"the operand of key {self._main!r}"
-            return WrongTypeError(f"{what} does not hold a number", key=self._main)
+            if detail == "value":
+                return WrongTypeError(f"key {self._main!r} does not hold a number", key=self._main)
+            if source is not None:  # the other Int/Float's key holds text that is not a number
+                return WrongTypeError(f"key {source!r} (the operand) does not hold a number", key=source)
+            return WrongTypeError(f"the operand of key {self._main!r} does not hold a number", key=self._main)
         if code == "COMPLEX":
             return ValueError("negative number cannot be raised to a fractional power")
         if code == "TYPE":

@@ -246,3 +246,12 @@ def test_replacing_the_value_keeps_the_ttl_a_user_set_on_the_key(client, raw, ma
     raw.expire(client.key_prefix + "k", 100)
     replace(obj)
     assert 0 < raw.pttl(client.key_prefix + "k") <= 100_000
+
+
+def test_an_int_operand_whose_key_holds_text_that_is_not_a_number_is_the_key_the_error_names(client, raw):
+    raw.set(client.key_prefix + "other", "not a number")
+    x = Int(5, key="x", client=client)
+    with pytest.raises(WrongTypeError, match=f"'{client.key_prefix}other'") as err:
+        x += Int(key="other", client=client)
+    assert err.value.key == client.key_prefix + "other"
+    assert x.value == 5
