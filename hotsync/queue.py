@@ -1169,7 +1169,9 @@ class SetQueue(_QueueBase):
     Attempts (``max_attempts``) are counted per message, that is per put, not per
     member: a member put again while a copy of it is reserved is a second message
     with its own count, and acking or dead-lettering one copy leaves the other's
-    count alone.
+    count alone.  A message given back into a waiting copy goes on as that copy,
+    which counts the larger of the two numbers of deliveries: neither message is
+    delivered more than ``max_attempts`` times.
     """
 
     _kind = "setqueue"

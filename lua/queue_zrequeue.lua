@@ -32,9 +32,10 @@
 -- it expired) moves nothing: {0, 0, left}.
 -- Set queues: a member that waits already (put again while it was in flight, or dead)
 -- absorbs the message given back (counted as requeued): the waiting copy keeps its
--- place and attempt count, and the unfinished-task count loses the absorbed one (a
--- redelivery) or does not gain it (a replay).  A dead-lettered message leaves the
--- attempt count alone: it is the waiting copy's.
+-- place and counts the larger of the two's deliveries (the absorbed message goes on
+-- as that copy: never more than max_attempts deliveries), and the unfinished-task
+-- count loses the absorbed one (a redelivery) or does not gain it (a replay).  A
+-- dead-lettered message leaves the attempt count alone: it is the waiting copy's.
 local queue, meta, delayed, dead, joiners, joined = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local consumers, source, waiters, ready, attempts = KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 local getters = KEYS[12]
@@ -85,6 +86,11 @@ for i = 1, #todo do
     deadn = deadn + 1
   elseif qmode ~= 'pq' and (redis.call('ZSCORE', queue, payload) or redis.call('ZSCORE', delayed, payload)) then
     merged = merged + 1 -- waiting already: one member, one task
+    local kept = redis.call('HGET', attempts, payload) or '0'
+    local bar = string.find(kept, '|', 1, true)
+    if d > tonumber(bar and string.sub(kept, 1, bar - 1) or kept) then
+      redis.call('HSET', attempts, payload, bar and d .. string.sub(kept, bar) or d)
+    end
   else
     if mode == 'replay' and qmode ~= 'pq' then
       score = string.format('%.0f', qmode == 'lifo' and -stamp() or stamp())

@@ -249,3 +249,47 @@ def test_settling_one_copy_of_a_set_member_keeps_the_attempt_count_of_the_copy_w
     assert _deliveries_until_dead(q) == 0  # its 2 deliveries are all max_attempts=2 allows
     assert q.unfinished_tasks() == 0
 
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("cls", SET_KINDS, ids=_name)
+def test_a_set_member_given_back_into_its_waiting_copy_is_not_delivered_more_than_max_attempts_times(client, cls):
+    """A nacked message that merges into a copy of its member put meanwhile continues as that
+    copy: the merged message counts the larger of the two counts of deliveries."""
+    q = cls(key="mergecount", client=client, max_attempts=3)
+    q.put("a")
+    msg = q.reserve(timeout=1)
+    msg.nack()
+    msg = q.reserve(timeout=1)
+    assert msg.attempts == 2
+    q.put("a")  # a fresh copy waits
+    assert msg.nack() is True  # merges into the waiting copy
+    assert q.qsize() == 1 and q.unfinished_tasks() == 1
+    merged = q.reserve(timeout=1)
+    assert merged.attempts == 3  # the nacked message's 3rd delivery, the last one allowed
+    assert merged.nack() is True
+    assert q.dead_count() == 1
+    assert _deliveries_until_dead(q) == 0
+    assert q.unfinished_tasks() == 0
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("cls", SET_KINDS, ids=_name)
+def test_a_set_member_given_back_into_its_copy_nacked_with_a_delay_keeps_the_larger_count_and_that_copys_id(
+        client, cls):
+    q = cls(key="mergedelayed", client=client, max_attempts=3)
+    q.put("a")
+    q.reserve(timeout=1).nack()
+    older = q.reserve(timeout=1)
+    assert older.attempts == 2
+    q.put("a")
+    newer = q.reserve(timeout=1)
+    assert newer.nack(delay=0.2) is True  # delayed, 1 delivery, keeps its stamp
+    assert older.nack() is True  # merges into the delayed copy
+    time.sleep(0.3)
+    merged = q.reserve(timeout=2)
+    assert merged.id == newer.id
+    assert merged.attempts == 3  # the older message's 3rd delivery, the last one allowed
+    assert merged.nack() is True
+    assert q.dead_count() == 1
+    assert _deliveries_until_dead(q) == 0
+    assert q.unfinished_tasks() == 0
