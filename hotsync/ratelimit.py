@@ -17,21 +17,20 @@ key                   type     contents / lifetime
                                µs), emission interval (µs), burst.  TTL =
                                until the arrival time, so an idle limiter
                                leaves no key
-``{K}:recent``        zset     retry guard: request id of each recently
-                               admitted decision -> when it may proceed
-                               (server µs); at most ``_GUARD_KEEP`` ids, none
-                               older than the retry window.  TTL = that window
-                               (or ``K``'s TTL if longer)
+``{K}:caller:<id>``   string   retry guard of one calling thread (process
+                               token and thread id): ``<request id> <when it
+                               may proceed>`` of its last admitted decision;
+                               TTL = the retry window
 ====================  =======  ==============================================
 
 Retry guard: a decision whose reply is lost is retried with the same request
-id.  Every admitted id is remembered (not only the last one), so the retry is
-recognised even when other callers decided in between, and answered with the
-original decision instead of being admitted twice.  The window covers the
-client's retry budget (plus a margin for the lost attempt itself); an id
-pushed out by ``_GUARD_KEEP`` newer admissions, or older than the window, is
-forgotten: its retry would take a second admission (fewer admissions, never
-more).  Refused decisions change nothing, so they need no guard.
+id.  A calling thread has one decision in flight at a time, so remembering its
+last admitted request (in its own small key) is enough to recognise the retry,
+even when other callers decided in between, and to answer it with the original
+decision instead of admitting it twice.  The key lives for the client's retry
+budget plus a margin for the lost attempt itself, so an idle caller leaves
+nothing behind after that.  Refused decisions change nothing, so they need no
+guard.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,8 +59,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _requests = itertools.count(1)
 
-#: Most request ids the retry guard remembers per limiter (bounds its memory).
-_GUARD_KEEP = 10_000
 #: Seconds a request id is remembered beyond the client's retry budget: the lost
 #: attempt's own time on the wire and the server, before the first retry.
 _GUARD_MARGIN = 30.0
@@ -176,8 +174,9 @@ class RateLimiter:
         self._burst_arg = str(self.burst)
         self._client = client if client is not None else default_client()
         self.key, self._main = self._client.key_for(key, self._kind)
-        self._keys = (self._main, aux(self._main, "recent"))
-        self._guard_args = (str(math.ceil((self._client.retry.budget + _GUARD_MARGIN) * 1000)), str(_GUARD_KEEP))
+        self._guard_prefix = aux(self._main, "caller:")
+        self._local = threading.local()  # .guard: the calling thread's guard key (see _guard)
+        self._window_arg = str(math.ceil((self._client.retry.budget + _GUARD_MARGIN) * 1000))
         m = self._client.metrics
         label = m.name(self.key)
         self._m_admitted = m.ratelimit_decisions.labels(label, "admitted")
@@ -191,9 +190,8 @@ class RateLimiter:
         reply = self._client.perform(
             Eval(
                 _ACQUIRE,
-                self._keys,
-                (self._iv_arg, self._burst_arg, cost, max_wait_us, f"{process_token()}:{next(_requests):x}",
-                 *self._guard_args),
+                (self._main, self._guard()),
+                (self._iv_arg, self._burst_arg, cost, max_wait_us, f"{next(_requests):x}", self._window_arg),
                 idempotent=True,
             )
         )
@@ -207,6 +205,14 @@ class RateLimiter:
         else:
             self._m_admitted.inc()
         return code, int(reply[1]) / 1e6, int(reply[2])
+
+    def _guard(self) -> str:
+        """The retry guard key of the calling thread (of this process: new after a fork)."""
+        found = getattr(self._local, "guard", None)
+        token = process_token()
+        if found is None or not found.startswith(token, len(self._guard_prefix)):
+            found = self._local.guard = f"{self._guard_prefix}{token}:{threading.get_ident():x}"
+        return found
 
     def _conflict(self, reply: Any) -> ConfigConflictError:
         iv = float(reply[1].decode() if isinstance(reply[1], bytes) else reply[1]) / 1e6

@@ -6,29 +6,28 @@
 --                  µs), at: when the last admitted request may proceed (server µs),
 --                  iv, burst}; PEXPIRE = until tat, so an idle limiter vanishes (no
 --                  key = a full burst).  (Older versions appended a request id: ignored.)
--- KEYS[2] recent   zset: id of each recently admitted request -> when it may proceed
---                  (server µs): the retry guard.  Entries older than ARGV[6] are
---                  dropped, and all but the newest ARGV[7]; PEXPIRE = the longer of
---                  ARGV[6] and the limiter's TTL
+-- KEYS[2] guard    string, the retry guard of the calling thread (one per process and
+--                  thread: it has one decision in flight at a time): 'req at' of its
+--                  last admitted request (at: when it may proceed, server µs);
+--                  PX = ARGV[6]
 -- ARGV[1] iv       emission interval in microseconds (per / rate; decimal string)
 -- ARGV[2] burst    admissions that may happen at the same instant (integer >= 1)
 -- ARGV[3] cost     admissions this request takes (1 <= cost <= burst)
 -- ARGV[4] maxwait  longest wait (µs) the caller accepts; -1 = any; 0 = now or never
 -- ARGV[5] req      request id (same on a retry)
--- ARGV[6] window   milliseconds a request id is remembered (> the client's retry budget)
--- ARGV[7] keep     most request ids remembered
+-- ARGV[6] window   milliseconds the guard lives (> the client's retry budget)
 --
 -- Returns {1, 0, remaining} admitted now, {2, wait, remaining} admitted after `wait`
 -- µs (slot reserved), {0, retry_after, remaining} refused (retry_after: µs until a
 -- request of this cost would be admitted), {-1, iv, burst} when the limiter is in use
 -- with other settings.  remaining: cost-1 admissions still possible right now.  A
--- retry of a request found in KEYS[2] changes nothing and gets {1 or 2, wait left, 0}.
+-- retry of the request KEYS[2] names changes nothing and gets {1 or 2, wait left, 0}.
 -- Invariant: admissions over any window of length W never exceed burst + W / iv; a
--- request is admitted at most once while its id is remembered (refusals change nothing).
-local key, recent = KEYS[1], KEYS[2]
+-- request is admitted at most once while its guard lives (refusals change nothing).
+local key, guard = KEYS[1], KEYS[2]
 local iv, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
 local cost, maxwait, req = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-local window, keep = tonumber(ARGV[6]), tonumber(ARGV[7])
+local window = ARGV[6]
 
 local state = redis.call('GET', key)
 local t = redis.call('TIME')
@@ -41,10 +40,13 @@ if state then
   end
   tat = math.max(s_tat, now)
 end
-local seen = redis.call('ZSCORE', recent, req)
-if seen then
-  local left = math.max(tonumber(seen) - now, 0)
-  return {left > 0 and 2 or 1, math.ceil(left), 0}
+local last = redis.call('GET', guard)
+if last then
+  local space = string.find(last, ' ', 1, true)
+  if string.sub(last, 1, space - 1) == req then
+    local left = math.max(tonumber(string.sub(last, space + 1)) - now, 0)
+    return {left > 0 and 2 or 1, math.ceil(left), 0}
+  end
 end
 
 local new = tat + cost * iv
@@ -57,10 +59,7 @@ if wait < 1 then
 end
 local ttl = math.ceil((new - now) / 1000) + 1
 redis.call('SET', key, struct.pack('<dddd', new, now + wait, iv, burst), 'PX', ttl)
-redis.call('ZADD', recent, now + wait, req)
-redis.call('ZREMRANGEBYSCORE', recent, '-inf', now - window * 1000)
-redis.call('ZREMRANGEBYRANK', recent, 0, -keep - 1)  -- all but the newest `keep` (none if fewer)
-redis.call('PEXPIRE', recent, math.max(window, ttl))
+redis.call('SET', guard, req .. ' ' .. string.format('%.0f', now + wait), 'PX', window)
 local remaining = math.max(math.floor((now + burst * iv - new) / iv + 1e-6), 0)
 if wait > 0 then
   return {2, math.ceil(wait), remaining}

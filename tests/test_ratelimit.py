@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -190,27 +191,34 @@ def test_repr_does_no_io(client):
     assert repr(limiter) == "<hotsync.RateLimiter key='r' rate=50/2s burst=5>"
 
 
-def _decide_as(client, limiter, req, *, window_ms=60_000, keep=100):
-    """One raw ratelimit_acquire call with request id ``req`` (what a retry after a lost reply sends again)."""
-    keys = (limiter._main, aux(limiter._main, "recent"))
-    args = (limiter._iv_arg, limiter._burst_arg, 1, 0, req, window_ms, keep)
+def _decide_as(client, limiter, req, *, caller="a", window_ms=60_000):
+    """One raw ratelimit_acquire call by ``caller`` with request id ``req`` (what a retry
+    after a lost reply sends again)."""
+    keys = (limiter._main, aux(limiter._main, f"caller:{caller}"))
+    args = (limiter._iv_arg, limiter._burst_arg, 1, 0, req, window_ms)
     return [int(x) for x in client.perform(Eval(_ACQUIRE, keys, args))]
 
 
 def test_a_retried_decision_is_counted_once_even_after_another_caller_s_decision(client):
     limiter = hotsync.RateLimiter(1, per=60, burst=3, key="retry", client=client)
-    assert _decide_as(client, limiter, "a:1") == [1, 0, 2]
-    assert _decide_as(client, limiter, "b:1") == [1, 0, 1]  # another caller decides in between
-    assert _decide_as(client, limiter, "a:1")[0] == 1  # a's retry: the original answer, admitted ...
-    assert _decide_as(client, limiter, "c:1") == [1, 0, 0]  # ... and not counted twice
+    assert _decide_as(client, limiter, "1", caller="a") == [1, 0, 2]
+    assert _decide_as(client, limiter, "1", caller="b") == [1, 0, 1]  # another caller decides in between
+    assert _decide_as(client, limiter, "1", caller="a")[0] == 1  # a's retry: the original answer, admitted ...
+    assert _decide_as(client, limiter, "1", caller="c") == [1, 0, 0]  # ... and not counted twice
     assert not limiter.try_acquire()
+    assert _decide_as(client, limiter, "2", caller="a")[0] == 0  # a's next request is a new decision
 
 
-def test_the_retry_guard_keeps_a_bounded_number_of_recent_ids_and_expires(client, raw, prefix):
+def test_each_calling_thread_has_its_own_retry_guard_that_expires(client, raw, prefix):
     limiter = hotsync.RateLimiter(1, per=60, burst=50, key="guard", client=client)
-    for i in range(10):
-        _decide_as(client, limiter, f"r:{i}", window_ms=2_000, keep=4)
-    guard = aux(f"{prefix}guard", "recent")
-    assert raw.zrange(guard, 0, -1) == [b"r:6", b"r:7", b"r:8", b"r:9"]
-    assert raw.pttl(guard) >= raw.pttl(f"{prefix}guard") > 0  # gone once the limiter is idle and the window over
-    assert _decide_as(client, limiter, "r:0", keep=4) == [1, 0, 39]  # forgotten: decided afresh
+    assert limiter.try_acquire()
+    other = threading.Thread(target=limiter.try_acquire)
+    other.start()
+    other.join(10)
+    guards = raw.keys(f"{{{prefix}guard}}:caller:*")
+    assert len(guards) == 2, "one guard per calling thread"
+    window = math.ceil((client.retry.budget + 30) * 1000)
+    assert all(window - 5_000 < raw.pttl(g) <= window for g in guards)  # gone once the window is over
+    _decide_as(client, limiter, "9", caller="short", window_ms=50)
+    time.sleep(0.2)
+    assert _decide_as(client, limiter, "9", caller="short") == [1, 0, 46]  # forgotten: decided afresh
