@@ -327,4 +327,5 @@ def _after_fork_in_child() -> None:
     _token = uuid.uuid4().hex[:16]
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # not on Windows, where nothing forks
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -530,12 +530,21 @@ def _take_idle(idle: list[Any]) -> Any:
     except IndexError:
         return None
     sock = getattr(conn, "_sock", None)
-    if sock is not None:
+    if sock is not None and _readable(sock):
+        conn.disconnect()
+    return conn
+
+
+def _readable(sock: Any) -> bool:
+    """Whether ``sock`` has something to read (or was closed), without waiting."""
+    if _HAS_POLL:
         poller = select.poll()
         poller.register(sock, select.POLLIN)
-        if poller.poll(0):
-            conn.disconnect()
-    return conn
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])  # Windows: no poll(); select() takes sockets
+
+
+_HAS_POLL = hasattr(select, "poll")
 
 
 def _forget_idle_in_child() -> None:
@@ -546,7 +555,8 @@ def _forget_idle_in_child() -> None:
             client._idle = []
 
 
-os.register_at_fork(after_in_child=_forget_idle_in_child)
+if hasattr(os, "register_at_fork"):  # not on Windows, where nothing forks
+    os.register_at_fork(after_in_child=_forget_idle_in_child)
 
 
 def _routing_key(args: Sequence[Any]) -> Any:
@@ -719,4 +729,5 @@ def _reset_default_lock_in_child() -> None:
     _default_lock = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_reset_default_lock_in_child)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_default_lock_in_child)

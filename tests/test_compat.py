@@ -48,3 +48,32 @@ def test_the_core_suites_pass_on_redis_6_2():
         env=env, capture_output=True, text=True, timeout=580,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+_WITHOUT_POSIX_ONLY = """
+import os, select, sys
+del os.register_at_fork, os.fork  # absent on Windows
+del select.poll          # absent on Windows
+import hotsync
+import hotsync.client as hc
+checked = []
+real = hc._readable
+hc._readable = lambda sock: checked.append(sock) or real(sock)
+c = hotsync.HotClient.from_url(sys.argv[1], key_prefix=sys.argv[2])
+lock = hotsync.Lock("w", c, lease=5)
+with lock:
+    assert lock.owned()
+q = hotsync.Queue(key="q", client=c)
+q.put({"n": 1})
+assert q.get(timeout=5) == {"n": 1}
+assert hotsync.List([1, 2], key="l", client=c).value == [1, 2]
+assert checked, "an idle connection was reused, checked with select()"
+print("ok")
+"""
+
+
+def test_hotsync_imports_and_runs_without_fork_hooks_or_poll_as_on_windows(redis_url, prefix):
+    out = subprocess.run([sys.executable, "-c", _WITHOUT_POSIX_ONLY, redis_url, prefix],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
