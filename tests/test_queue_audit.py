@@ -293,3 +293,29 @@ def test_a_set_member_given_back_into_its_copy_nacked_with_a_delay_keeps_the_lar
     assert q.dead_count() == 1
     assert _deliveries_until_dead(q) == 0
     assert q.unfinished_tasks() == 0
+
+
+def _keys_of(raw, prefix):
+    """Every key of this test with its type, content (DUMP) and whether it has a TTL."""
+    return {k: (raw.type(k), raw.dump(k), raw.pttl(k) > 0) for k in raw.scan_iter(match=f"*{prefix}*")}
+
+
+@pytest.mark.parametrize("cls", KINDS, ids=_name)
+def test_a_queue_on_a_key_of_another_type_raises_wrong_type_naming_it_and_stores_no_settings(client, raw, prefix, cls):
+    other = {"string": lambda k: raw.set(k, "x"), "hash": lambda k: raw.hset(k, "f", "v"),
+             "other structure": lambda k: raw.zadd(k, {"m": 1}) if not cls._zset else raw.rpush(k, "m")}
+    for kind, store in other.items():
+        store(f"{prefix}taken-{kind}")
+        before = _keys_of(raw, prefix)
+        with pytest.raises(hotsync.WrongTypeError) as err:
+            cls(2, f"taken-{kind}", client, max_attempts=3)
+        assert err.value.key == f"{prefix}taken-{kind}"
+        assert _keys_of(raw, prefix) == before, f"{kind}: settings were written"
+    # settings stored without max_attempts, then the key reused: naming one stores nothing either
+    cls(2, "reused", client)
+    raw.set(f"{prefix}reused", "x")
+    before = _keys_of(raw, prefix)
+    with pytest.raises(hotsync.WrongTypeError):
+        cls(2, "reused", client, max_attempts=3)
+    assert _keys_of(raw, prefix) == before
+
