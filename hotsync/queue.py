@@ -82,6 +82,7 @@ from . import _keys
 from ._message import DeadLetter, Message
 from ._ops import MAX_BLOCK, Batch, Cmd, Deadline, Eval, Ops
 from ._renewal import Lease, process_token, scheduler
+from ._replies import raise_errors
 from ._scripts import script
 from .client import HotClient, default_client
 from .codecs import Codec, get_codec
@@ -970,14 +971,14 @@ class _QueueBase:
         reserved (in-flight) ones.
         """
         if self._zset:
-            replies = self._client.read(Batch((Cmd(("ZCARD", self._main)), Cmd(("ZCARD", self._delayed)))))
+            replies = raise_errors(self._client.read(Batch((Cmd(("ZCARD", self._main)), Cmd(("ZCARD", self._delayed))))))
             return int(replies[0]) + int(replies[1])
-        replies = self._client.read(Batch((
+        replies = raise_errors(self._client.read(Batch((
             Cmd(("LLEN", self._main)),
             Cmd(("LPOS", self._main, "", "RANK", -1, "COUNT", 0, "MAXLEN", 1000)),  # wake markers at either end
             Cmd(("LPOS", self._main, "", "COUNT", 0, "MAXLEN", 1000)),
             Cmd(("ZCARD", self._delayed)),
-        )))
+        ))))
         markers = {int(i) for i in replies[1] or ()} | {int(i) for i in replies[2] or ()}
         return int(replies[0]) - len(markers) + int(replies[3])
 

@@ -16,7 +16,10 @@
 -- ARGV[5] getter     getter id to register for 60 s ('' = registered already)
 --
 -- Returns {shutdown 0/1, ms until the next delayed item is due or -1, items}: items
--- (waiting, markers excluded) is counted only when shut down, else -1.
+-- (waiting, markers excluded) is counted only when shut down, else -1.  When the
+-- caller is to be registered and KEYS[1] holds another Redis type: a WRONGTYPE error,
+-- no registration written, and the caller's guard entry (score 0, added just before
+-- in the same pipeline) removed from KEYS[5], so the pop that fails next leaves nothing.
 -- Invariant: this script pushes a wake marker only into a list holding nothing.
 local queue, meta, delayed, getters = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local consumers, inflight = KEYS[5], KEYS[6]
@@ -25,6 +28,15 @@ local drop, getter = ARGV[4] == '1', ARGV[5]
 
 -- @include clock
 
+if consumer ~= '' or getter ~= '' then -- registering (rare): is the queue a list?
+  local t = redis.call('TYPE', queue)['ok']
+  if t ~= 'list' and t ~= 'none' then
+    if consumer ~= '' and redis.call('ZSCORE', consumers, consumer) == '0' then
+      redis.call('ZREM', consumers, consumer)
+    end
+    return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value (key #1)')
+  end
+end
 local shut = redis.call('HGET', meta, 'shutdown') and 1 or 0
 local nextdue = -1
 if redis.call('EXISTS', delayed) == 1 then

@@ -21,7 +21,8 @@
 -- ARGV[6] limit      most messages moved by this call ('all', 'replay')
 --
 -- Returns {requeued, dead_lettered, left in source}, or {-1} when a nacked entry is
--- no longer held (already acked, or reaped after its consumer's lease ran out).
+-- no longer held (already acked, or reaped after its consumer's lease ran out); a
+-- WRONGTYPE error (nothing moved) when KEYS[1] holds another Redis type.
 -- A reap of a consumer whose heartbeat deadline lies in the future (it renewed after
 -- the reaper saw it expired) moves nothing: {0, 0, left}.
 -- A redelivery keeps the message's id and enqueue time; a replay restarts the enqueue
@@ -34,6 +35,7 @@ local lifo, limit = ARGV[5] == '1', tonumber(ARGV[6])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local maxatt = tonumber(redis.call('HGET', meta, 'max_attempts') or '0')
+redis.call('LLEN', queue) -- a queue key of another type fails here, before a message leaves its source
 
 if mode == 'reap' then
   local deadline = redis.call('ZSCORE', consumers, consumer)

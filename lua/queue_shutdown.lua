@@ -16,7 +16,8 @@
 -- ARGV[1] immediate  '1' to drop the waiting items
 -- ARGV[2] layout     'fifo' | 'lifo' (list queues) | 'zset'
 --
--- Returns the number of items dropped.
+-- Returns the number of items dropped; a WRONGTYPE error (nothing written) when KEYS[1]
+-- holds another Redis type.
 -- List queues get one wake marker per registered getter at the end getters reach
 -- last (left for FIFO, right for LIFO), so getters drain what is left, then wake.
 local queue, meta, delayed, getters, ready = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -27,14 +28,14 @@ local zset = layout == 'zset'
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('HSET', meta, 'shutdown', '1')
-local len
+local len -- read first: a main key of another type fails here, before any write
 if zset then
   len = redis.call('ZCARD', queue)
 else
   len = redis.call('LLEN', queue)
   if len > 0 then len = len - #redis.call('LPOS', queue, '', 'RANK', -1, 'COUNT', 0, 'MAXLEN', 1000) end
 end
+redis.call('HSET', meta, 'shutdown', '1')
 local dropped = 0
 if immediate then
   dropped = len + redis.call('ZCARD', delayed)

@@ -15,7 +15,8 @@
 -- ARGV[2] mode      'pq' | 'fifo' | 'lifo'
 -- ARGV[3] getter    getter id to register for 60 s ('' = registered already)
 --
--- Returns {shutdown 0/1, ms until the next delayed item is due or -1, items waiting}.
+-- Returns {shutdown 0/1, ms until the next delayed item is due or -1, items waiting};
+-- a WRONGTYPE error (nothing written) when KEYS[1] holds another Redis type.
 -- Promoted delayed items get a fresh stamp, redelivered ones keep theirs (see queue_zpop).
 local queue, meta, delayed, getters, ready, attempts = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local bound, mode, getter = tonumber(ARGV[1]), ARGV[2], ARGV[3]
@@ -28,11 +29,11 @@ local nextdue = -1
 if redis.call('EXISTS', delayed) == 1 then
   nextdue = promote_due(queue, meta, delayed, attempts, mode, clock())
 end
+local items = redis.call('ZCARD', queue) -- before any write of its own (WRONGTYPE: none)
 if getter ~= '' then
   redis.call('ZADD', getters, clock() + 60000, getter)
   redis.call('PEXPIRE', getters, 70000)
 end
-local items = redis.call('ZCARD', queue)
 if items == 0 then
   if nextdue < 0 and mode ~= 'pq' then
     redis.call('DEL', attempts) -- nothing waits: no attempt count is needed

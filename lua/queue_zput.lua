@@ -24,7 +24,8 @@
 -- ARGV[8..] pq: priority, payload pairs; set queues: payloads
 --
 -- Returns n >= 0 added (set queues skip members already waiting), -1 already applied,
--- -2 shut down, -3 - free when full.  All or nothing.
+-- -2 shut down, -3 - free when full.  All or nothing: a KEYS[1] of another Redis type
+-- fails WRONGTYPE before any write.
 -- A stamp is max(server ms * 1024, last stamp + 1): unique and increasing per queue,
 -- and the enqueue time is stamp // 1024 (ms).
 local queue, meta, delayed, producer = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -69,8 +70,11 @@ if maxsize > 0 then
 end
 
 local last = tonumber(redis.call('HGET', meta, 'seq') or '0')
-local target, due = queue, 0
-if delay > 0 then target, due = delayed, now + delay end
+local target, due, waiting = queue, 0, 0
+if delay > 0 then
+  -- read before any write: a main key of another type fails here (a pq writes nothing else first)
+  target, due, waiting = delayed, now + delay, redis.call('ZCARD', queue)
+end
 for i = 1, #new do
   last = math.max(now * 1024, last + 1)
   if mode == 'pq' then
@@ -90,7 +94,7 @@ if #new > 0 then
   if delay == 0 then
     cap = redis.call('ZCARD', waiters)
     w = math.min(cap, #new)
-  elseif redis.call('ZCARD', queue) == 0 then
+  elseif waiting == 0 then
     -- blocked getters may wait past the new due time: wake them
     w = redis.call('ZCOUNT', waiters, '(' .. (due + 20), '+inf') + redis.call('ZCOUNT', getters, now, '+inf')
     cap = w

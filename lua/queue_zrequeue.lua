@@ -26,8 +26,9 @@
 -- ARGV[6] limit      most messages moved by this call ('all', 'replay')
 --
 -- Returns {requeued, dead_lettered, left in source}, or {-1} when a nacked entry is
--- no longer held.  A redelivery keeps the message's place (its stamp); a replay gives
--- it a fresh stamp (a new arrival; for a PriorityQueue also a new id).  A reap of a
+-- no longer held; a WRONGTYPE error (nothing moved) when KEYS[1] holds another type.
+-- A redelivery keeps the message's place (its stamp); a replay gives it a fresh stamp
+-- (a new arrival; for a PriorityQueue also a new id).  A reap of a
 -- consumer whose heartbeat deadline lies in the future (it renewed after the reaper saw
 -- it expired) moves nothing: {0, 0, left}.
 -- Set queues: a member that waits already (put again while it was in flight, or dead)
@@ -46,6 +47,7 @@ local qmode, limit = ARGV[5], tonumber(ARGV[6])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local maxatt = tonumber(redis.call('HGET', meta, 'max_attempts') or '0')
+redis.call('ZCARD', queue) -- a queue key of another type fails here, before a message leaves its source
 
 if mode == 'reap' then
   local deadline = redis.call('ZSCORE', consumers, consumer)

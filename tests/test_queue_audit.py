@@ -300,6 +300,10 @@ def _keys_of(raw, prefix):
     return {k: (raw.type(k), raw.dump(k), raw.pttl(k) > 0) for k in raw.scan_iter(match=f"*{prefix}*")}
 
 
+def _item(cls, value):
+    return (1, value) if cls is hotsync.PriorityQueue else value
+
+
 @pytest.mark.parametrize("cls", KINDS, ids=_name)
 def test_a_queue_on_a_key_of_another_type_raises_wrong_type_naming_it_and_stores_no_settings(client, raw, prefix, cls):
     other = {"string": lambda k: raw.set(k, "x"), "hash": lambda k: raw.hset(k, "f", "v"),
@@ -319,3 +323,44 @@ def test_a_queue_on_a_key_of_another_type_raises_wrong_type_naming_it_and_stores
         cls(2, "reused", client, max_attempts=3)
     assert _keys_of(raw, prefix) == before
 
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("cls", KINDS, ids=_name)
+def test_each_operation_on_a_queue_whose_key_now_holds_another_type_raises_wrong_type_and_writes_nothing(
+        client, raw, prefix, cls):
+    q = cls(key="jobs", client=client, lease=60, max_attempts=2, maxsize=0)
+    q.put(_item(cls, "dead"))
+    for _ in range(2):  # two deliveries: the second nack dead-letters it
+        assert q.reserve(timeout=1).nack() is True
+    q.put(_item(cls, "held"))
+    held = q.reserve(timeout=1)
+    q.put(_item(cls, "delayed"), delay=0.05)
+    time.sleep(0.1)  # due: the next look at the queue would promote it
+    assert q.dead_count() == 1 and q.qsize() == 1
+    raw.delete(f"{prefix}jobs")
+    raw.set(f"{prefix}jobs", "not a queue")
+    fresh = cls(key="jobs", client=client, lease=60, max_attempts=2)  # settings stored: no check
+    operations = {
+        "put": lambda: fresh.put(_item(cls, "new")),
+        "put_delay": lambda: fresh.put(_item(cls, "new"), delay=1),
+        "put_many": lambda: fresh.put_many([_item(cls, "a"), _item(cls, "b")]),
+        "get": lambda: fresh.get(timeout=0.1),
+        "get_nowait": lambda: fresh.get_nowait(),
+        "get_many": lambda: fresh.get_many(2, block=False),
+        "reserve": lambda: fresh.reserve(timeout=0.1),
+        "reserve_nowait": lambda: fresh.reserve(block=False),
+        "qsize": lambda: fresh.qsize(),
+        "empty": lambda: fresh.empty(),
+        "nack": lambda: held.nack(),
+        "nack_delay": lambda: held.nack(delay=1),
+        "requeue_consumer": lambda: q.requeue_consumer(held._consumer.id),
+        "replay_dead": lambda: q.replay_dead(),
+        "shutdown": lambda: fresh.shutdown(),
+        "shutdown_immediate": lambda: fresh.shutdown(immediate=True),
+    }
+    before = _keys_of(raw, prefix)
+    for name, operation in operations.items():
+        with pytest.raises(hotsync.WrongTypeError) as err:
+            operation()
+        assert err.value.key == f"{prefix}jobs", name
+        assert _keys_of(raw, prefix) == before, f"{name} wrote before failing"

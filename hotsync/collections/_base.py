@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from .._ops import Batch, Call, Cmd, Eval
+from .._replies import raise_errors
 from .._scripts import Script
 from ..client import HotClient, default_client
 from ..codecs import Codec, get_codec
@@ -23,14 +24,6 @@ __all__ = ["Collection", "CHUNK", "raise_errors"]
 #: Most values sent in one command or unpacked in Lua at a time (Lua's stack
 #: limit is ~8,000; Redis arguments are not unbounded either).
 CHUNK = 1000
-
-
-def raise_errors(replies: list[Any]) -> list[Any]:
-    """Raise the first error reply of a batch (the client already translated it); else return the replies."""
-    for reply in replies:
-        if isinstance(reply, Exception):
-            raise reply
-    return replies
 
 
 class Collection:

@@ -6,6 +6,9 @@
 -- its stamp too: queue_zrequeue leaves it in attempts as 'deliveries|score', which
 -- becomes 'deliveries' here.  Shared by queue_zpre and queue_zpop.
 --
+-- Each item is added to the queue before anything else is written, so a queue key of
+-- another Redis type fails WRONGTYPE with nothing moved.
+--
 -- Returns (promote_due): ms until the next delayed item is due, or -1 when none is left.
 local function promote_due(queue, meta, delayed, attempts, mode, now)
   local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
@@ -13,7 +16,6 @@ local function promote_due(queue, meta, delayed, attempts, mode, now)
   local stamped = false
   for i = 1, #due do
     local m = due[i]
-    redis.call('ZREM', delayed, m)
     if mode == 'pq' then
       local a = string.find(m, '|', 1, true)
       local b = string.find(m, '|', a + 1, true)
@@ -28,13 +30,14 @@ local function promote_due(queue, meta, delayed, attempts, mode, now)
       local kept = redis.call('HGET', attempts, m)
       local bar = kept and string.find(kept, '|', 1, true)
       if bar then
-        redis.call('HSET', attempts, m, string.sub(kept, 1, bar - 1))
         redis.call('ZADD', queue, 'NX', string.sub(kept, bar + 1), m)
+        redis.call('HSET', attempts, m, string.sub(kept, 1, bar - 1))
       else
         last, stamped = math.max(now * 1024, last + 1), true
         redis.call('ZADD', queue, 'NX', string.format('%.0f', mode == 'lifo' and -last or last), m)
       end
     end
+    redis.call('ZREM', delayed, due[i])
   end
   if stamped then redis.call('HSET', meta, 'seq', string.format('%.0f', last)) end
   local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
