@@ -20,7 +20,7 @@ from typing import Any
 from . import _keys, _line
 from ._ops import Batch, Cmd, Deadline, Eval, Ops, check_lock_args
 from ._renewal import Lease, process_token, scheduler
-from ._replies import pairs
+from ._replies import pairs, raise_errors
 from ._scripts import script
 from .client import HotClient, default_client
 from .exceptions import LockError, LockNotOwnedError, OutcomeUnknownError, ScriptReplyError
@@ -516,8 +516,11 @@ class _LockBase:
         return "release unlocked lock"
 
     def locked(self) -> bool:
-        """Return True if any owner (on any host) holds the lock.  One round trip."""
-        return self._client.read(Cmd(("EXISTS", self._main))) == 1
+        """Return True if any owner (on any host) holds the lock.  One round trip.
+
+        HLEN, not EXISTS: a key holding another Redis type raises WrongTypeError
+        instead of looking like a held lock."""
+        return self._client.read(Cmd(("HLEN", self._main))) > 0
 
     def owned(self) -> bool:
         """Return True if this object (this thread, for RLock) holds the lock now.
@@ -567,13 +570,13 @@ class _LockBase:
 
     def statistics(self) -> LockStatistics:
         """Who holds the lock, its token, lease left and waiters, in one round trip."""
-        replies = self._client.read(Batch((
+        replies = raise_errors(self._client.read(Batch((
             Cmd(("HGETALL", self._main)),
             Cmd(("PTTL", self._main)),
             Cmd(("HGET", self._fence_key, "n")),
             Cmd(("ZCARD", self._waiters_key)),
             Cmd(("ZCARD", self._line_key)),
-        )))
+        ))))
         holders = _holders(replies[0])
         pttl = int(replies[1])
         return LockStatistics(

@@ -315,3 +315,30 @@ def test_a_stale_rlock_object_neither_renews_nor_releases_the_newer_hold_of_its_
     assert fresh.owned() and raw.hget(fresh._main, fresh._owner()) == b"1"
     fresh.release()
     assert not fresh.locked()
+
+
+@pytest.mark.parametrize("fair", [False, True], ids=["unfair", "fair"])
+@pytest.mark.parametrize("cls", [hotsync.Lock, hotsync.RLock], ids=lambda c: c.__name__)
+def test_a_lock_on_a_key_of_another_type_raises_wrong_type_naming_it_and_writes_nothing(client, raw, prefix, cls, fair):
+    # statistics() raised "TypeError: 'WrongTypeError' object is not subscriptable" (the
+    # batch's error reply was read as a value); locked() said True (EXISTS) for any type
+    def keys():  # the index of named objects is written before the first acquire, by design
+        return {k: (raw.type(k), raw.dump(k)) for k in raw.scan_iter(match=f"*{prefix}*") if b"hotsync:index" not in k}
+
+    stores = {"string": lambda k: raw.set(k, "x"), "list": lambda k: raw.rpush(k, "x"),
+              "set": lambda k: raw.sadd(k, "x"), "zset": lambda k: raw.zadd(k, {"x": 1})}
+    for kind, store in stores.items():
+        store(f"{prefix}{kind}")
+        lock = cls(kind, client, fair=fair)
+        before = keys()
+        for name, operation in {
+            "acquire": lambda: lock.acquire(blocking=False),
+            "acquire_timeout": lambda: lock.acquire(timeout=0.1),
+            "locked": lambda: lock.locked(),
+            "statistics": lambda: lock.statistics(),
+            "force_release": lambda: lock.force_release(),
+        }.items():
+            with pytest.raises(hotsync.WrongTypeError) as err:
+                operation()
+            assert err.value.key == f"{prefix}{kind}", (kind, name)
+            assert keys() == before, f"{kind}: {name} wrote before failing"
