@@ -255,3 +255,53 @@ def test_an_int_operand_whose_key_holds_text_that_is_not_a_number_is_the_key_the
         x += Int(key="other", client=client)
     assert err.value.key == client.key_prefix + "other"
     assert x.value == 5
+
+
+_FOREIGN = {"string": lambda r, k: r.set(k, "x"), "list": lambda r, k: r.rpush(k, "x"),
+            "hash": lambda r, k: r.hset(k, "f", "v"), "set": lambda r, k: r.sadd(k, "x")}
+_WRITES = {
+    List: ("list", [lambda o: List([1, 2], key="k", client=o.client), lambda o: o.append(1),
+                    lambda o: o.insert(0, 1), lambda o: o.pop(0), lambda o: o.__setitem__(slice(0, 1), [1, 2]),
+                    lambda o: o.__setitem__(slice(0, 4, 2), [1, 2]), lambda o: o.__delitem__(slice(0, 2)),
+                    lambda o: o.reverse(), lambda o: o.sort(), lambda o: o.__imul__(2), lambda o: o.clear(),
+                    lambda o: setattr(o, "value", [1])]),
+    Set: ("set", [lambda o: Set({1, 2}, key="k", client=o.client), lambda o: o.add(1), lambda o: o.pop(),
+                  lambda o: o.update({1}), lambda o: o.intersection_update({1}), lambda o: o.difference_update({1}),
+                  lambda o: o.symmetric_difference_update({1}), lambda o: o.clear(),
+                  lambda o: setattr(o, "value", {1})]),
+    Dict: ("hash", [lambda o: Dict({"a": 1}, key="k", client=o.client), lambda o: o.__setitem__("a", 1),
+                    lambda o: o.pop("a", None), lambda o: o.popitem(), lambda o: o.setdefault("a", 1),
+                    lambda o: o.update({"a": 1}), lambda o: o.clear(), lambda o: setattr(o, "value", {"a": 1})]),
+    Counter: ("hash", [lambda o: Counter({"a": 1}, key="k", client=o.client), lambda o: o.update(["a"]),
+                       lambda o: o.subtract({"a": 1}), lambda o: o.__iand__({"a": 1}), lambda o: o.__ior__({"a": 1}),
+                       lambda o: setattr(o, "value", {"a": 1})]),
+    String: ("string", [lambda o: String("ab", key="k", client=o.client), lambda o: o.__iadd__("x"),
+                        lambda o: o.__imul__(2), lambda o: o.__setitem__(slice(0, 1), "xy"),
+                        lambda o: o.__delitem__(0)]),
+    Int: ("string", [lambda o: Int(3, key="k", client=o.client), lambda o: o.__iadd__(1),
+                     lambda o: o.__imul__(2), lambda o: o.__ifloordiv__(2), lambda o: setattr(o, "value", 1)]),
+}
+
+
+def _keys_of(raw, prefix):
+    return {k: (raw.type(k), raw.dump(k)) for k in raw.scan_iter(match=f"*{prefix}*")}
+
+
+@pytest.mark.parametrize("cls", list(_WRITES), ids=lambda c: c.__name__)
+def test_every_write_on_a_key_of_another_redis_type_raises_wrong_type_naming_it_and_changes_no_key(client, raw, cls):
+    # the sweep of DESIGN 9 ("nothing is ever half-written"): constructing with a value and
+    # each write, on the main key holding each other type; scratch keys included
+    own, writes = _WRITES[cls]
+    main = client.key_prefix + "k"
+    for kind, store in _FOREIGN.items():
+        if kind == own:
+            continue
+        raw.delete(main)
+        store(raw, main)
+        obj = cls(key="k", client=client)
+        before = _keys_of(raw, client.key_prefix)
+        for i, write in enumerate(writes):
+            with pytest.raises(WrongTypeError) as err:
+                write(obj)
+            assert err.value.key == main, (kind, i)
+            assert _keys_of(raw, client.key_prefix) == before, (kind, i)
