@@ -61,6 +61,7 @@ for i = 8, #ARGV do
   removed = removed + redis.call('ZREM', permits, ARGV[i])
 end
 if extra > 0 and redis.call('EXISTS', done) == 0 then
+  redis.call('ZCARD', permits)  -- a capacity raise with no permit to return: WRONGTYPE before any write
   capacity = redis.call('HINCRBY', meta, 'capacity', extra)
   redis.call('SET', done, '1', 'PX', markttl)
 elseif removed == 0 then

@@ -478,3 +478,11 @@ def test_a_key_of_another_type_raises_wrongtype_naming_it_and_stores_no_settings
     with pytest.raises(hotsync.WrongTypeError):
         sem.acquire(timeout=1)
     assert raw.keys(f"*{prefix}reused*") == [f"{prefix}reused".encode()], "settings were written"
+    # settings kept, key reused: a release that raises the capacity writes nothing either
+    kept = hotsync.Semaphore(2, "kept", client, fair=fair)
+    raw.set(f"{prefix}kept", "a string")
+    before = raw.hgetall(meta(prefix, "kept"))
+    with pytest.raises(hotsync.WrongTypeError):
+        kept.release()
+    assert raw.hgetall(meta(prefix, "kept")) == before
+    assert sorted(raw.keys(f"*{prefix}kept*")) == sorted([f"{prefix}kept".encode(), meta(prefix, "kept").encode()])
