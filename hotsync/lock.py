@@ -23,7 +23,7 @@ from ._renewal import Lease, process_token, scheduler
 from ._replies import pairs, raise_errors
 from ._scripts import script
 from .client import HotClient, default_client
-from .exceptions import LockError, LockNotOwnedError, OutcomeUnknownError, ScriptReplyError
+from .exceptions import LockError, LockNotOwnedError, OutcomeUnknownError, ScriptReplyError, WrongTypeError
 
 __all__ = ["Lock", "RLock", "LockStatistics", "Holder"]
 
@@ -594,12 +594,21 @@ class _LockBase:
         renewal reports it (``lost``, ``on_lost``) and their ``release()`` raises.
         Use it for a lock left by a process that cannot be stopped, never as
         part of normal flow.
+
+        Raises:
+            WrongTypeError: the key holds something that is not a lock (a hash
+                of other fields, or another Redis type); nothing is deleted.
         """
         reply = self._client.perform(Eval(
             _FORCE,
             (self._main, self._waiters_key, self._signal_key, self._line_key, self._tickets_key),
             (self._lease_ms,),
         ))
+        if reply == [-1]:
+            raise WrongTypeError(
+                f"key {self._main!r} holds a hash that is not a hotsync lock: nothing was released or deleted",
+                key=self._main,
+            )
         if len(reply) > 2:
             self._client.perform(self._wake(reply[2]))
         return _holders(reply[0])

@@ -10,14 +10,24 @@
 -- ARGV[1] sigttl   milliseconds a pushed wake-up signal may wait to be taken
 --
 -- Returns {holders, pttl[, head]}: holders = flat list owner, depth, ... of the hash
--- that was deleted (empty if the lock was free); head = fair waiter to wake.
+-- that was deleted (empty if the lock was free); head = fair waiter to wake.  {-1}
+-- with nothing written when KEYS[1] is a hash that is not a lock (an owner field
+-- without a positive depth or without its "@" field): an operator's typo must not
+-- delete a user's hash.
 local lock, waiters, signal, line, tickets = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local sigttl = tonumber(ARGV[1])
 local pttl = redis.call('PTTL', lock)
 local all = redis.call('HGETALL', lock)
-local holders = {}
+local holders, fields = {}, {}
+for i = 1, #all, 2 do
+  fields[all[i]] = true
+end
 for i = 1, #all, 2 do
   if string.sub(all[i], 1, 1) ~= '@' then
+    local depth = tonumber(all[i + 1])
+    if not (depth and depth >= 1 and fields['@' .. all[i]]) then
+      return {-1}
+    end
     holders[#holders + 1] = all[i]
     holders[#holders + 1] = all[i + 1]
   end

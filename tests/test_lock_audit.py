@@ -342,3 +342,16 @@ def test_a_lock_on_a_key_of_another_type_raises_wrong_type_naming_it_and_writes_
                 operation()
             assert err.value.key == f"{prefix}{kind}", (kind, name)
             assert keys() == before, f"{kind}: {name} wrote before failing"
+
+
+@pytest.mark.parametrize("fields", [
+    {"name": "alice", "age": "41"},              # a user's hash
+    {"worker-1": "2"},                           # an owner without its request field
+    {"worker-1": "zero", "@worker-1": "r1"},     # a depth that is not a count
+])
+def test_force_release_of_a_hash_that_is_not_a_lock_raises_and_deletes_nothing(client, raw, prefix, fields):
+    raw.hset(f"{prefix}profile", mapping=fields)
+    with pytest.raises(hotsync.WrongTypeError) as err:
+        hotsync.Lock("profile", client).force_release()
+    assert err.value.key == f"{prefix}profile"
+    assert raw.hgetall(f"{prefix}profile") == {k.encode(): v.encode() for k, v in fields.items()}
