@@ -49,7 +49,7 @@ from ._ops import Eval
 from ._renewal import process_token
 from ._scripts import script
 from .client import HotClient, default_client
-from .exceptions import ConfigConflictError, ScriptReplyError
+from .exceptions import ConfigConflictError, ScriptReplyError, WrongTypeError
 
 __all__ = ["RateLimiter", "RateLimitDecision"]
 
@@ -198,6 +198,8 @@ class RateLimiter:
         code = int(reply[0])
         if code == -1:
             raise self._conflict(reply)
+        if code == -2:
+            raise WrongTypeError(f"key {self._main!r} holds a string that is not a rate limiter", key=self._main)
         if code not in (0, 1, 2):
             raise ScriptReplyError(f"ratelimit_acquire replied {reply!r} for key {self._main!r}")
         if code == 0:

@@ -20,7 +20,8 @@
 -- Returns {1, 0, remaining} admitted now, {2, wait, remaining} admitted after `wait`
 -- µs (slot reserved), {0, retry_after, remaining} refused (retry_after: µs until a
 -- request of this cost would be admitted), {-1, iv, burst} when the limiter is in use
--- with other settings.  remaining: cost-1 admissions still possible right now.  A
+-- with other settings, {-2} when KEYS[1] is a string too short to be a limiter (nothing
+-- written).  remaining: cost-1 admissions still possible right now.  A
 -- retry of the request KEYS[2] names changes nothing and gets {1 or 2, wait left, 0}.
 -- Invariant: admissions over any window of length W never exceed burst + W / iv; a
 -- request is admitted at most once while its guard lives (refusals change nothing).
@@ -34,6 +35,9 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tat = now
 if state then
+  if #state < 32 then  -- not four doubles: a user's string, not a limiter
+    return {-2}
+  end
   local s_tat, _, s_iv, s_burst = struct.unpack('<dddd', state)
   if math.abs(s_iv - iv) > iv * 1e-9 or s_burst ~= burst then  -- (equal limits may differ in the last bit)
     return {-1, tostring(s_iv), tostring(s_burst)}
