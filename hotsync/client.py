@@ -661,7 +661,11 @@ def transaction(client: HotClient | None = None) -> Iterator[Transaction]:
     :class:`~hotsync.exceptions.TransactionError`.  Objects on other clients are
     not affected.  A nested ``transaction()`` on the same client joins the
     outer one; when the nested block raises, the writes queued inside it are
-    discarded (the outer block's stay queued).  On Redis Cluster every key of one transaction must share a slot.
+    discarded (the outer block's stay queued).  On Redis Cluster every key of
+    one transaction must share a slot.
+
+    The block belongs to the calling thread (it is a context variable): a
+    thread started inside it does not join it, and its writes apply at once.
     """
     client = client or default_client()
     outer = _active_transaction(client)

@@ -207,3 +207,15 @@ def test_idle_connections_are_kept_only_out_of_a_large_plain_pool(redis_url, pre
     small.command("GET", f"{prefix}k")
     assert small._idle is None
     small.close()
+
+
+def test_a_thread_started_inside_a_transaction_writes_at_once(client, raw, prefix):
+    lst = hotsync.List(key="tx-thread", client=client)
+    seen = []
+    with hotsync.transaction(client):
+        lst.append("queued")
+        t = threading.Thread(target=lambda: (lst.append("now"), seen.append(raw.lrange(f"{prefix}tx-thread", 0, -1))))
+        t.start()
+        t.join(10)
+        assert seen == [[b'"now"']], "the thread's write did not wait for the block"
+    assert lst.value == ["now", "queued"]
