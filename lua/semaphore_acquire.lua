@@ -29,7 +29,8 @@
 -- lives at least `maxlease` past its take-by deadline (so whoever pops it in time
 -- renews it in time), hence an ended handoff permit is always a stale handoff: both
 -- are removed together (never the permit alone, which would leave a handoff that a
--- BZPOPMIN could still pop without a permit behind it).
+-- BZPOPMIN could still pop without a permit behind it); a caller that will not wait
+-- (ARGV[3] = 0) also reclaims pending handoffs beyond the registered waiters.
 local permits, meta, waiters, handoffs, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local member, lease, wait = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local value, kind, push = ARGV[4], ARGV[5], ARGV[6] == '1'
@@ -73,6 +74,21 @@ if used >= capacity then
       redis.call('ZREM', handoffs, stale[i])
     end
   until #stale < 100
+  if wait == 0 then
+    -- a caller that will not wait: handoffs beyond the registered waiters will be
+    -- popped by nobody registered now (a release that ran between a served waiter's
+    -- pop and its unregistering ZREM made one too many); reclaim those, newest first,
+    -- instead of leaving their permits reserved for the whole window.  A waiter that
+    -- popped but has not unregistered yet is still counted: never too many reclaimed
+    local surplus = redis.call('ZCARD', handoffs) - redis.call('ZCARD', waiters)
+    if surplus > 0 then
+      local extra = redis.call('ZRANGE', handoffs, -math.min(surplus, 100), -1)
+      for i = 1, #extra do
+        redis.call('ZREM', permits, extra[i])
+        redis.call('ZREM', handoffs, extra[i])
+      end
+    end
+  end
   used = redis.call('ZCARD', permits) - redis.call('ZREMRANGEBYSCORE', permits, '-inf', now)
 end
 if used < capacity then

@@ -138,3 +138,27 @@ def test_a_stalled_holder_of_a_reclaimed_handoff_cannot_release_a_new_handoff_of
         assert not hotsync.Semaphore(1, "reuse", client, lease=lease).acquire(False), "y's permit was freed by x"
     finally:
         y.release()
+
+
+def test_a_second_handoff_made_while_a_served_waiter_unregisters_is_reclaimed_by_a_non_blocking_try(client, raw):
+    from hotsync.semaphore import _RELEASE
+
+    a, b, w, c = (hotsync.Semaphore(2, "surplus", client, lease=10) for _ in range(4))
+    assert a.acquire() and b.acquire()
+    held = [m.decode() for m in raw.zrange(a._main, 0, -1)]
+    got = {}
+    t = threading.Thread(target=lambda: got.setdefault("w", w.acquire(timeout=8)))
+    t.start()
+    assert _wait_until(lambda: raw.zcard(a._waiters_key) == 1)
+    time.sleep(0.2)  # w blocks in its BZPOPMIN
+    keys = (a._main, a._meta_key, a._waiters_key, a._no_done_key, a._handoffs_key, a._line_key, a._tickets_key)
+    args = (0, a._lease_ms, a._mark_ms, a._handoff_ms, a._value_arg, a._stored_kind, a._wait_prefix)
+    pipe = raw.pipeline(transaction=False)
+    for member in held:  # both releases in one event-loop turn: the second runs before w's ZREM
+        pipe.eval(_RELEASE.body, len(keys), *keys, *args, member)
+    pipe.execute()
+    t.join(10)
+    assert got == {"w": True}
+    assert raw.zcard(a._handoffs_key) == 1 and raw.zcard(a._waiters_key) == 0  # one handoff for nobody
+    assert c.acquire(blocking=False), "a free permit stayed reserved for nobody"
+    assert raw.zcard(a._main) == 2  # w's and c's: never more than the capacity
