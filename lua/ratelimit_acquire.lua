@@ -20,8 +20,8 @@
 -- Returns {1, 0, remaining} admitted now, {2, wait, remaining} admitted after `wait`
 -- µs (slot reserved), {0, retry_after, remaining} refused (retry_after: µs until a
 -- request of this cost would be admitted), {-1, iv, burst} when the limiter is in use
--- with other settings, {-2} when KEYS[1] is a string too short to be a limiter (nothing
--- written).  remaining: cost-1 admissions still possible right now.  A
+-- with other settings, {-2} when KEYS[1] is a string that is not a limiter (too short,
+-- or limits no RateLimiter can have; nothing written).  remaining: cost-1 admissions still possible right now.  A
 -- retry of the request KEYS[2] names changes nothing and gets {1 or 2, wait left, 0}.
 -- Invariant: admissions over any window of length W never exceed burst + W / iv; a
 -- request is admitted at most once while its guard lives (refusals change nothing).
@@ -39,6 +39,12 @@ if state then
     return {-2}
   end
   local s_tat, _, s_iv, s_burst = struct.unpack('<dddd', state)
+  -- the limits a RateLimiter can have (1 µs <= iv, iv * burst <= 1e8 s, burst a count):
+  -- anything else is a user's text that happened to be long enough (NaN fails too)
+  if not (s_iv >= 0.999 and s_burst >= 1 and s_burst == math.floor(s_burst) and s_iv * s_burst <= 1.001e14
+          and s_tat == s_tat and s_tat < 1e300) then
+    return {-2}
+  end
   if math.abs(s_iv - iv) > iv * 1e-9 or s_burst ~= burst then  -- (equal limits may differ in the last bit)
     return {-1, tostring(s_iv), tostring(s_burst)}
   end

@@ -224,11 +224,12 @@ def test_each_calling_thread_has_its_own_retry_guard_that_expires(client, raw, p
     assert _decide_as(client, limiter, "9", caller="short") == [1, 0, 46]  # forgotten: decided afresh
 
 
-@pytest.mark.parametrize("kind", ["list", "hash", "zset", "string"])
+@pytest.mark.parametrize("kind", ["list", "hash", "zset", "string", "long string"])
 def test_a_limiter_on_a_key_of_another_type_raises_wrong_type_naming_it_and_writes_no_guard(client, raw, prefix, kind):
     main = f"{prefix}taken"
     {"list": lambda: raw.rpush(main, "x"), "hash": lambda: raw.hset(main, "f", "v"),
-     "zset": lambda: raw.zadd(main, {"x": 1}), "string": lambda: raw.set(main, "a user's text")}[kind]()
+     "zset": lambda: raw.zadd(main, {"x": 1}), "string": lambda: raw.set(main, "a user's text"),
+     "long string": lambda: raw.set(main, "a user's note that is long enough to unpack as four doubles")}[kind]()
     limiter = hotsync.RateLimiter(5, key="taken", client=client)  # (the constructor only registers the name)
     before = {k: raw.dump(k) for k in raw.scan_iter(match=f"*{prefix}*")}
     for decide in (limiter.try_acquire, lambda: limiter.acquire(timeout=0.1)):
