@@ -39,6 +39,25 @@ def test_every_lua_file_has_a_header_naming_keys_argv_and_returns():
             assert re.search(r"-- KEYS\[1\]", header), path.name
 
 
+#: Scripts that build a key name from a prefix the caller passes (ARGV) and an id read
+#: in Redis, against DESIGN 4 / STYLE "do not" #2, and why: the releaser grants the lock
+#: or wakes the next fair waiter through that waiter's own list in the same round trip
+#: (the prefix carries the object's hash tag, so the list is in the script's slot).
+#: Removing either costs every contended release a round trip.
+_BUILDS_KEY_NAMES = {"lock_release.lua", "semaphore_release.lua"}
+
+
+def test_only_the_known_scripts_build_a_key_name_and_use_it():
+    built = set()
+    for path in _scripts.lua_dir().glob("**/*.lua"):
+        code = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("--"))
+        names = set(re.findall(r"local (\w+) = [^\n]*\.\.", code))
+        used = re.findall(r"redis\.call\('\w+', ([^,)]+)", code)
+        if any(".." in arg or arg.strip() in names for arg in used):
+            built.add(path.name)
+    assert built == _BUILDS_KEY_NAMES
+
+
 def test_lua_never_builds_or_scans_key_names():
     for path in _scripts.lua_dir().glob("**/*.lua"):
         code = "\n".join(line for line in path.read_text().splitlines() if not line.startswith("--"))
