@@ -15,10 +15,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from redis.exceptions import ResponseError
+
 from ._keys import index_key
 from ._ops import Batch, Cmd
 from ._replies import pairs
 from .client import HotClient
+from .exceptions import ConfigConflictError, ScriptReplyError, WrongTypeError
 
 __all__ = ["ObjectState", "inspect", "describers", "bare_client"]
 
@@ -106,8 +109,17 @@ describers: dict[str, Callable[[HotClient, str], dict[str, Any]]] = {
 }
 
 
+#: What one object's description may fail with while Redis itself answers.
+_UNREADABLE = (WrongTypeError, ScriptReplyError, ConfigConflictError, ResponseError)
+
+
 def inspect(client: HotClient, pattern: str | None = None) -> list[ObjectState]:
-    """Describe every named object whose main key matches the glob ``pattern``."""
+    """Describe every named object whose main key matches the glob ``pattern``.
+
+    An object whose key cannot be read as its kind (another Redis type, foreign
+    content) is listed with ``{"error": ...}`` instead of its state; a Redis that
+    cannot be reached raises.
+    """
     index = index_key(client.key_prefix)
     raw = client.read(Cmd(("HGETALL", index)))
     entries = sorted((k.decode(), v.decode()) for k, v in pairs(raw))
@@ -117,6 +129,14 @@ def inspect(client: HotClient, pattern: str | None = None) -> list[ObjectState]:
         if pattern and not fnmatch.fnmatchcase(key, pattern):
             continue
         describe = describers.get(kind)
-        state = describe(bare, key) if describe else {"error": f"unknown kind {kind!r}"}
+        if describe is None:
+            state: dict[str, Any] = {"error": f"unknown kind {kind!r}"}
+        else:
+            try:
+                state = describe(bare, key)
+            except _UNREADABLE as exc:
+                # one object that cannot be read (its key now holds something else) must
+                # not hide all the others; an unreachable Redis still raises
+                state = {"error": f"{type(exc).__name__}: {exc}"}
         found.append(ObjectState(kind, key, state))
     return found

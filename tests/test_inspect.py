@@ -96,6 +96,23 @@ def test_exporter_collector_reads_live_lock_state(client, prefix):
         assert name.startswith("hotsync_")
 
 
+def test_one_object_whose_key_now_holds_another_type_does_not_hide_the_others(client, raw, prefix, redis_url):
+    hotsync.Lock("healthy", client).acquire()
+    hotsync.Lock("reused", client).acquire()  # indexed, then the key is taken for something else
+    raw.delete(f"{prefix}reused")
+    raw.set(f"{prefix}reused", "a user's text")
+    states = {s.key: s.state for s in inspect(client)}
+    assert states[f"{prefix}healthy"]["locked"] is True
+    assert "WrongTypeError" in states[f"{prefix}reused"]["error"]
+    registry = CollectorRegistry()
+    registry.register(LiveStateCollector(client))
+    assert registry.get_sample_value("hotsync_exporter_up") == 1
+    assert registry.get_sample_value("hotsync_lock_held", {"kind": "lock", "name": f"{prefix}healthy"}) == 1
+    out = _cli("inspect", "--prefix", prefix, url=redis_url)
+    assert out.returncode == 0, out.stderr
+    assert "WrongTypeError" in out.stdout and "healthy" in out.stdout
+
+
 def test_exporter_reports_down_when_redis_is_unreachable():
     c = hotsync.HotClient.from_url("redis://127.0.0.1:1/0", metrics=False, retry=hotsync.RetryPolicy(budget=0))
     registry = CollectorRegistry()
