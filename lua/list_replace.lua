@@ -10,10 +10,9 @@
 local list, tmp = KEYS[1], KEYS[2]
 local n = #ARGV
 
-local kind = redis.call('TYPE', list)['ok']
-if kind ~= 'list' and kind ~= 'none' then
-  return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value')
-end
+-- @include wrong_type
+local err = wrong_type(list, 'list', 1)
+if err then return err end
 redis.call('DEL', tmp)
 if n == 0 then
   redis.call('DEL', list)

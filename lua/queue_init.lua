@@ -16,16 +16,13 @@
 local meta, queue = KEYS[1], KEYS[2]
 local kind, maxsize, maxatt, want = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
--- checked only on the rare paths that store a setting
-local function wrong_type()
-  local t = redis.call('TYPE', queue)['ok']
-  return t ~= want and t ~= 'none'
-end
-local wrong = 'WRONGTYPE Operation against a key holding the wrong kind of value (key #2)'
+-- @include wrong_type
+-- (the main key's type is checked only on the rare paths that store a setting)
 
 local cur = redis.call('HMGET', meta, 'kind', 'maxsize', 'max_attempts', 'shutdown')
 if not cur[1] then
-  if wrong_type() then return redis.error_reply(wrong) end
+  local err = wrong_type(queue, want, 2)
+  if err then return err end
   redis.call('HSET', meta, 'kind', kind, 'maxsize', maxsize)
   cur[2] = maxsize
 elseif cur[1] ~= kind then
@@ -36,7 +33,8 @@ if cur[2] ~= maxsize then
 end
 if maxatt ~= '' then
   if not cur[3] then
-    if wrong_type() then return redis.error_reply(wrong) end
+    local err = wrong_type(queue, want, 2)
+    if err then return err end
     redis.call('HSET', meta, 'max_attempts', maxatt)
     cur[3] = maxatt
   elseif cur[3] ~= maxatt then

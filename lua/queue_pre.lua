@@ -27,14 +27,15 @@ local bound, consumer, lease = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local drop, getter = ARGV[4] == '1', ARGV[5]
 
 -- @include clock
+-- @include wrong_type
 
 if consumer ~= '' or getter ~= '' then -- registering (rare): is the queue a list?
-  local t = redis.call('TYPE', queue)['ok']
-  if t ~= 'list' and t ~= 'none' then
+  local err = wrong_type(queue, 'list', 1)
+  if err then
     if consumer ~= '' and redis.call('ZSCORE', consumers, consumer) == '0' then
       redis.call('ZREM', consumers, consumer)
     end
-    return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value (key #1)')
+    return err
   end
 end
 local shut = redis.call('HGET', meta, 'shutdown') and 1 or 0

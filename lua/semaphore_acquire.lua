@@ -21,7 +21,7 @@
 -- ARGV[6] push      1 = add to KEYS[5] unless busy
 --
 -- Settings missing and KEYS[1] not a zset: a WRONGTYPE error naming KEYS[1], nothing
--- written (see lib/semaphore_settings).
+-- written.
 -- Returns {1, in_use} granted, {0, bound} busy (bound: ms until the earliest lease
 -- ends, -1 when none), {-1, initial, kind} when the stored settings differ.
 -- Invariants: ZCARD(permits) <= capacity after every grant (handoffs count as held);
@@ -43,12 +43,13 @@ local function finish(reply)
   return reply
 end
 
--- @include semaphore_settings
+-- @include wrong_type
 
 local f = redis.call('HMGET', meta, 'initial', 'kind', 'capacity', 'maxlease')
 if not f[1] then
-  local err = store_settings(meta, permits, 1, value, kind)
+  local err = wrong_type(permits, 'zset', 1)
   if err then return err end
+  redis.call('HSET', meta, 'initial', value, 'capacity', value, 'kind', kind)
   f = {value, kind, value, false}
 elseif f[1] ~= value or f[2] ~= kind then
   return finish({-1, f[1], f[2] or ''})

@@ -14,7 +14,7 @@
 -- ARGV[5] kind     'semaphore' or 'bounded'
 --
 -- Settings missing and KEYS[1] not a zset: a WRONGTYPE error naming KEYS[1], nothing
--- written (see lib/semaphore_settings).
+-- written.
 -- Returns {1, in_use, waiter...} granted (waiters: others in line who can now be
 -- granted too; the caller wakes them), {0, bound, position} busy (bound: ms until
 -- the earliest lease ends or -1; position 0 = head, -1 = not in line), {-1, initial,
@@ -23,12 +23,13 @@ local permits, meta, line, tickets = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local member, lease, ticket = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local value, kind = ARGV[4], ARGV[5]
 
--- @include semaphore_settings
+-- @include wrong_type
 
 local f = redis.call('HMGET', meta, 'initial', 'kind', 'capacity')
 if not f[1] then
-  local err = store_settings(meta, permits, 1, value, kind)
+  local err = wrong_type(permits, 'zset', 1)
   if err then return err end
+  redis.call('HSET', meta, 'initial', value, 'capacity', value, 'kind', kind)
   f = {value, kind, value}
 elseif f[1] ~= value or f[2] ~= kind then
   return {-1, f[1], f[2] or ''}

@@ -11,14 +11,15 @@
 -- stored ones differ; a WRONGTYPE error naming KEYS[2] (nothing written) when the
 -- main key holds something other than a zset.
 -- Invariant: `initial` and `kind` never change once stored; capacity starts at initial.
--- @include semaphore_settings
+-- @include wrong_type
 
 local meta, permits = KEYS[1], KEYS[2]
 local value, kind = ARGV[1], ARGV[2]
 local f = redis.call('HMGET', meta, 'initial', 'kind')
 if not f[1] then
-  local err = store_settings(meta, permits, 2, value, kind)
+  local err = wrong_type(permits, 'zset', 2)
   if err then return err end
+  redis.call('HSET', meta, 'initial', value, 'capacity', value, 'kind', kind)
   return {1}
 end
 if f[1] ~= value or f[2] ~= kind then

@@ -28,7 +28,7 @@
 -- ARGV[8..] permit members to return (at most 1000; the caller chunks)
 --
 -- Settings missing and KEYS[1] not a zset: a WRONGTYPE error naming KEYS[1], nothing
--- written (see lib/semaphore_settings).
+-- written.
 -- Returns {1, removed} (removed: how many of the given permits were still
 -- held), {-1, initial, kind} when the
 -- stored settings differ, {-2} for a capacity raise of a bounded semaphore.
@@ -41,7 +41,7 @@ local handoffs, line, tickets = KEYS[5], KEYS[6], KEYS[7]
 local extra, lease, markttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local window, value, kind = tonumber(ARGV[4]), ARGV[5], ARGV[6]
 
--- @include semaphore_settings
+-- @include wrong_type
 
 local f = redis.call('HMGET', meta, 'initial', 'kind', 'maxlease', 'capacity')
 if f[1] and (f[1] ~= value or f[2] ~= kind) then
@@ -52,8 +52,9 @@ if extra > 0 and kind == 'bounded' then
 end
 local capacity = tonumber(f[4]) or tonumber(value)
 if not f[1] then
-  local err = store_settings(meta, permits, 1, value, kind)
+  local err = wrong_type(permits, 'zset', 1)
   if err then return err end
+  redis.call('HSET', meta, 'initial', value, 'capacity', value, 'kind', kind)
 end
 
 local removed = 0

@@ -13,11 +13,10 @@ local set = KEYS[1]
 local keys = KEYS  -- the main set and the other operands
 local plain = ARGV[1] == '1'
 
+-- @include wrong_type
 for i = 1, #keys do
-  local kind = redis.call('TYPE', keys[i])['ok']
-  if kind ~= 'set' and kind ~= 'none' then
-    return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value (key #' .. i .. ')')
-  end
+  local err = wrong_type(keys[i], 'set', i)
+  if err then return err end
 end
 local given = {}
 for i = 2, #ARGV do

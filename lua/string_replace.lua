@@ -9,10 +9,9 @@
 local text = KEYS[1]
 local new = ARGV[1]
 
-local kind = redis.call('TYPE', text)['ok']
-if kind ~= 'string' and kind ~= 'none' then
-  return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value')
-end
+-- @include wrong_type
+local err = wrong_type(text, 'string', 1)
+if err then return err end
 if new == '' then
   redis.call('DEL', text)
 else
