@@ -432,19 +432,18 @@ class HotClient:
 
     def _perform_batch(self, batch: Batch) -> list[Any]:
         commands: list[tuple[Any, ...]] = []
-        keys: list[Any] = []  # per command: the key its errors name
-        script_keys: list[Sequence[str]] = []  # per command: a script's KEYS (its errors may name one)
+        key = None  # the first command's key: routing, and what errors name by default
         for c in batch.calls:
-            script_keys.append(c.keys if type(c) is Eval else ())
             if type(c) is Eval:
-                keys.append(c.keys[0] if c.keys else None)
+                if key is None and c.keys:
+                    key = c.keys[0]
                 # EVAL, not EVALSHA: a NOSCRIPT inside MULTI would fail alone while
                 # the other commands run; the body always works.
                 commands.append(("EVAL", c.script.body, len(c.keys), *c.keys, *c.args))
             else:
-                keys.append(_routing_key(c.args))
+                if key is None:
+                    key = _routing_key(c.args)
                 commands.append(tuple(c.args))
-        key = next((k for k in keys if k), None)
         timeout = self._read_timeout(batch.block)
         replies = self.retry.call(
             lambda: self.execute_many(commands, key=key, timeout=timeout, transaction=batch.transaction),
@@ -452,12 +451,25 @@ class HotClient:
             key=key,
             on_retry=self._count_retry,
         )
-        # error replies stay in the list (one per command), translated like single commands
+        for r in replies:
+            if isinstance(r, rx.ResponseError):
+                return self._translate_batch(batch, replies, key)
+        return replies
+
+    @staticmethod
+    def _translate_batch(batch: Batch, replies: list[Any], key: Any) -> list[Any]:
+        """Error replies stay in the list (one per command), translated like single
+        commands: each names its own command's key (a script's: the KEYS it names)."""
         out: list[Any] = []
+        calls = batch.calls
         for i, r in enumerate(replies):
             if isinstance(r, rx.ResponseError):
-                if i < len(keys):
-                    r = _translate(r, keys[i], "a batched command", script_keys[i])
+                if i < len(calls):
+                    c = calls[i]
+                    if type(c) is Eval:
+                        r = _translate(r, c.keys[0] if c.keys else None, "a batched command", c.keys)
+                    else:
+                        r = _translate(r, _routing_key(c.args), "a batched command")
                 else:
                     r = _translate(r, key, "a batched command")
             out.append(r)
