@@ -5,8 +5,8 @@ blocking acquire -> ``INCR inside`` (the reply is the number inside, recorded)
 -> hold (sleep) -> ``DECR inside`` -> release.  Systems, interleaved per rep on
 the same server:
 
-* ``hotsync`` -- ``hotsync.Semaphore(3)`` (leased permits; released permits are
-  handed to registered waiters, who block in BZPOPMIN);
+* ``hotsync`` -- ``hotsync.Semaphore(3)`` (a token list with leased holders:
+  waiters block in BLMOVE, a dead holder's tokens are reaped after its lease);
 * ``hotsync_fair`` -- ``hotsync.Semaphore(3, fair=True)`` (FIFO line);
 * ``ref_list_tokens`` -- raw redis-py: a list of 3 tokens, ``BLPOP`` to acquire,
   ``LPUSH`` to release (fast and FIFO, but a crashed holder's token is lost
@@ -129,7 +129,7 @@ def main() -> None:
     hold = args.hold / 1000
     total = 400 if args.quick else 2000
     systems = {
-        "hotsync": (hotsync_worker, False, "hotsync.Semaphore: leased ZSET permits, Lua acquire, waiters BZPOPMIN a handoff"),
+        "hotsync": (hotsync_worker, False, "hotsync.Semaphore: token list, leased holders, BLMOVE to acquire / LMOVE to release"),
         "hotsync_fair": (hotsync_worker, True, "hotsync.Semaphore(fair=True): FIFO line, per-waiter wake-ups"),
         "ref_list_tokens": (ref_worker, False, "reference: token list, BLPOP to acquire / LPUSH to release"),
     }

@@ -1,38 +1,40 @@
 """Semaphore and BoundedSemaphore: ``threading``'s semaphores across hosts, crash-safe.
 
-Every held permit is a leased entry in a sorted set, renewed by the process's
-renewal scheduler; a holder that dies stops renewing, and its permits are
-reclaimed (inside the next acquire) once their lease ends.  The capacity lives
-in Redis, so every host enforces the same limit.
+A semaphore of capacity *n* is a Redis list of *n* tokens.  Acquiring moves one
+token from the free list into the caller's own *holder* list (``BLMOVE``: a
+waiter blocks in Redis and the server hands it the next token pushed, first
+come first served); releasing moves it back.  A holder (one thread of one
+semaphore object) is registered with a lease deadline that the process's
+renewal scheduler pushes forward while it holds tokens; a holder that dies
+stops renewing, and once its lease ends the next acquire gives its tokens back
+to the free list (``semaphore_reap``).  Tokens are only ever moved, never
+created twice or dropped, so the capacity stored in Redis is what every host
+enforces.
 
 Keys (``K`` is the main key; see :mod:`hotsync._keys` for the ``{K}`` form):
 
-====================  =======  ==============================================
-key                   type     contents / lifetime
-====================  =======  ==============================================
-``K``                 zset     held permits ``<owner>/<n>`` and handoffs
-                               ``~h:<n>.<µs>`` -> lease deadline (server ms);
-                               TTL >= the longest lease, so it vanishes when
-                               idle
-``{K}:meta``          hash     ``initial`` (value at creation), ``capacity``
-                               (initial + permits added by releases), ``kind``
-                               (``semaphore``/``bounded``), ``seq`` (counter of
-                               handoffs and of the fair line), ``maxlease``
-                               (longest lease of a waiter).  The one key an
-                               idle semaphore keeps.
-``{K}:waiters``       zset     registered unfair waiter -> registration
-                               deadline; TTL = longest registration
-``{K}:handoffs``      zset     permits released to unfair waiters, not yet
-                               popped (``BZPOPMIN``) -> take-by deadline (their
-                               permits live a whole lease past it); TTL = their
-                               permits' lease
-``{K}:w:<permit>``    zset /   wake-up of one acquire call (unfair: zset popped
-                      list     with the handoffs; fair: list); TTL <= 60 s
-``{K}:line``          zset     fair waiter -> arrival number; TTL = ticket lease
-``{K}:tickets``       zset     fair waiter -> ticket deadline; same TTL
-``{K}:done:<req>``    string   a capacity-raising release was applied (so a
-                               retry is not applied twice); TTL >= 60 s
-====================  =======  ==============================================
+=====================  =======  ==============================================
+key                    type     contents / lifetime
+=====================  =======  ==============================================
+``K``                  list     free tokens (``<server µs>.<n>``, unique); no
+                                TTL: with ``{K}:meta`` it is what an idle
+                                semaphore keeps (as many tokens as permits)
+``{K}:meta``           hash     ``initial`` (value at creation), ``capacity``
+                                (initial + permits added by releases),
+                                ``kind`` (``semaphore``/``bounded``), ``seq``
+                                (fair-line counter)
+``{K}:holders``        zset     holder ``<host>/<pid>/<process>/<object>/<thread>``
+                                -> lease deadline (server ms); TTL >= the
+                                longest lease
+``{K}:held:<holder>``  list     the tokens one holder holds; gone when empty
+``{K}:waiting``        zset     unfair acquire call -> its holder's deadline
+                                (server ms), while it blocks (statistics)
+``{K}:w:<waiter>``     list     wake-up of one fair acquire call; TTL = lease
+``{K}:line``           zset     fair waiter -> arrival number; TTL = ticket lease
+``{K}:tickets``        zset     fair waiter -> ticket deadline; same TTL
+``{K}:done:<req>``     string   a capacity-raising release was applied (so a
+                                retry is not applied twice); TTL >= 60 s
+=====================  =======  ==============================================
 
 The atomic steps are ``lua/semaphore_*.lua``.
 """
@@ -58,12 +60,20 @@ from ._ops import Batch, Cmd, Deadline, Eval, Ops
 from ._renewal import Lease, process_token, scheduler
 from ._scripts import script
 from .client import HotClient, default_client
-from .exceptions import ConfigConflictError, LockNotOwnedError, ScriptReplyError, SemaphoreOverReleaseError
+from .exceptions import (
+    ConfigConflictError,
+    LockNotOwnedError,
+    OutcomeUnknownError,
+    ScriptReplyError,
+    SemaphoreOverReleaseError,
+    WrongTypeError,
+)
 
 __all__ = ["Semaphore", "BoundedSemaphore", "SemaphoreStatistics"]
 
 _INIT = script("semaphore_init")
-_ACQUIRE = script("semaphore_acquire")
+_REGISTER = script("semaphore_register")
+_REAP = script("semaphore_reap")
 _ACQUIRE_FAIR = script("semaphore_acquire_fair")
 _RELEASE = script("semaphore_release")
 _RENEW = script("semaphore_renew")
@@ -72,9 +82,10 @@ _LEAVE = script("semaphore_leave")
 _STATS = script("semaphore_stats")
 
 _HOST = socket.gethostname().replace("/", "_")
-_CHUNK = 1000  # permits per release script call (ARGV stays bounded)
-_HANDOFF_MS = 2000  # how long a permit handed to a woken waiter stays reserved for waiters
-_FIRST_BLOCK = 0.25  # first wait of a pipelined contended acquire, before the bound is known
+_CHUNK = 1000  # tokens per release script call (ARGV stays bounded)
+#: The largest capacity: every permit is a token in Redis (a million take about 20 MB,
+#: and minting them blocks the server for about a second, measured here).
+MAX_PERMITS = 1_000_000
 _KIND_NAMES = {"semaphore": "Semaphore", "bounded": "BoundedSemaphore"}
 
 
@@ -96,18 +107,23 @@ def _seconds(value: float) -> str:
     return f"{max(value, 0.001):.3f}"
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class SemaphoreStatistics:
     """A semaphore's state at one instant of the Redis server's clock.
 
     Attributes:
-        value: permits free now (``capacity - in_use``): the stdlib's counter.
+        value: permits free now (tokens in the free list): the stdlib's counter.
         capacity: permits in total: the initial value plus permits added by
             releases beyond what their releaser held (never for BoundedSemaphore).
         initial: the value the semaphore was created with.
-        in_use: permits held on any host (leases not yet ended).
+        in_use: permits not free (``capacity - value``): held on some host, or
+            held by a holder that died and was not reaped yet.
         waiting: callers blocked in ``acquire()`` on any host (approximate: a
-            waiter that just gave up may still be counted for a moment).
+            waiter that died is counted until its holder's lease ends).
         held: permits held by this object (local knowledge, no round trip).
     """
 
@@ -120,16 +136,33 @@ class SemaphoreStatistics:
 
 
 @dataclass(eq=False)
-class _Permit:
-    """What this process knows about one held permit."""
+class _Holder:
+    """One thread of one semaphore object, as registered in ``{K}:holders``."""
 
-    member: str
+    id: str
+    held: str  # its token list
+    until: float = 0.0  # monotonic time before which its registration certainly lasts
+    deadline_ms: int = 0  # that registration's end in server ms (score of its waits)
+    count: int = 0  # tokens recorded and not lost
+    lease: Lease | None = None  # the heartbeat, while count > 0
+    stale: list[str] = field(default_factory=list)  # tokens of its lost permits its list may still hold
+
+    def lasts(self) -> float:
+        """Monotonic time before which the registration certainly lasts."""
+        lease = self.lease
+        return max(self.until, lease.deadline) if lease is not None and lease.active else self.until
+
+
+@dataclass(eq=False)
+class _Permit:
+    """What this process knows about one held permit (a token)."""
+
+    token: str
+    holder: _Holder
     acquired_at: float
-    deadline: float  # monotonic time before which Redis certainly still holds it
     pid: int = field(default_factory=os.getpid)
-    lease: Lease | None = None
     lost: str | None = None
-    counted: bool = True  # still counted in hotsync_permits_in_use
+    counted: bool = True  # still counted in hotsync_permits_in_use and holder.count
 
 
 class _SemaphoreBase:
@@ -154,6 +187,8 @@ class _SemaphoreBase:
             raise ValueError("semaphore initial value must be >= 0")
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"semaphore initial value must be an int, not {type(value).__name__}")
+        if value > MAX_PERMITS:
+            raise ValueError(f"semaphore initial value must be at most {MAX_PERMITS:,} (each permit is a token in Redis)")
         if isinstance(lease, bool) or not isinstance(lease, (int, float)):
             raise TypeError(f"lease must be a number of seconds, not {type(lease).__name__}")
         if not (lease > 0 and math.isfinite(lease)):
@@ -164,21 +199,24 @@ class _SemaphoreBase:
         self.key, main = self._client.key_for(key, self._kind)
         self._main = main
         self._meta_key = _keys.aux(main, "meta")
-        self._waiters_key = _keys.aux(main, "waiters")
+        self._holders_key = _keys.aux(main, "holders")
+        self._waiting_key = _keys.aux(main, "waiting")
         self._line_key = _keys.aux(main, "line")
         self._tickets_key = _keys.aux(main, "tickets")
-        self._handoffs_key = _keys.aux(main, "handoffs")
         self._wait_prefix = _keys.aux(main, "w:")  # + waiter id: its own wake-up list
-        self._handoffs_bytes = self._handoffs_key.encode()
         self._no_done_key = _keys.aux(main, "done:-")  # passed when a release raises no capacity
         self.initial_value = int(value)
         self._value_arg = str(int(value))
         self.lease = float(lease)
         self._lease_ms = max(int(lease * 1000), 10)
+        # a BLMOVE sent alone must end before its holder's registration does, by this
+        # much (the time it may spend on its way to the server)
+        self._margin = min(max(self.lease / 10, 0.05), self.lease / 4)
         self._mark_ms = int(max(60.0, 2 * self._client.retry.budget) * 1000)
-        self._handoff_ms = min(self._lease_ms, _HANDOFF_MS)
-        self._contended = False  # did the last acquire of this object have to wait?
-        self._bound_at: float | None = None  # monotonic time of the earliest lease end last seen
+        # a reaped holder's tombstone: a move sent before the reap (retried, stalled)
+        # reaches the server within the retry budget plus the longest block
+        self._grace_ms = int((self._client.retry.budget + self.lease) * 1000) + 1000
+        self._bound_at: float | None = None  # monotonic time of the earliest other lease end last seen
         self.auto_renew = bool(auto_renew)
         self.fair = bool(fair)
         self.on_lost = on_lost
@@ -188,8 +226,10 @@ class _SemaphoreBase:
         self.lost = threading.Event()
         self._owner = ""
         self._owner_pid = -1
-        self._ids = itertools.count(1)
+        self._holders: dict[int, _Holder] = {}
+        self._calls = itertools.count(1)  # numbers acquire calls (waiter ids: holder id + number)
         self._permits: deque[_Permit] = deque()
+        self._departing: list[_Permit] = []  # taken by a release still under way (see _recover)
         self._state = threading.Lock()
         m = self._client.metrics
         label = m.name(self.key)
@@ -198,8 +238,10 @@ class _SemaphoreBase:
         self._m_count = {o: m.acquisitions.labels(self._kind, label, o) for o in outcomes}
         self._m_hold = m.hold.labels(self._kind, label)
         self._m_in_use = m.permits_in_use.labels(self._kind, label)
-        # Store the settings, or check them against the stored ones (one round trip).
-        reply = self._client.perform(Eval(_INIT, (self._meta_key, self._main), (self._value_arg, self._stored_kind)))
+        # Store the settings (minting the tokens), or check them (one round trip).
+        reply = self._client.perform(
+            Eval(_INIT, (self._meta_key, self._main, self._holders_key), (self._value_arg, self._stored_kind))
+        )
         if reply[0] != 1:
             raise self._conflict(reply)
         if key is not None:
@@ -210,9 +252,7 @@ class _SemaphoreBase:
     def _conflict(self, reply: Any) -> Exception:
         if reply[0] != -1:
             return ScriptReplyError(f"semaphore script replied {reply!r} for key {self._main!r}")
-        stored_value = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
-        stored_kind = reply[2].decode() if isinstance(reply[2], bytes) else str(reply[2])
-        stored = f"{_KIND_NAMES.get(stored_kind, stored_kind)}({stored_value})"
+        stored = f"{_KIND_NAMES.get(_text(reply[2]), _text(reply[2]))}({_text(reply[1])})"
         return ConfigConflictError(
             f"semaphore key {self.key!r} already exists as {stored}, but this object is "
             f"{self._cls}({self.initial_value}): two processes must not enforce different limits on one key "
@@ -220,195 +260,354 @@ class _SemaphoreBase:
             key=self.key,
         )
 
-    def _new_member(self) -> str:
-        """A permit id unique across hosts, processes (fork included) and objects."""
-        pid = os.getpid()
-        if pid != self._owner_pid:
-            self._owner = f"{_HOST}/{pid}/{process_token()}/{_new_id()[:8]}"
-            self._owner_pid = pid
-        return f"{self._owner}/{next(self._ids)}"
+    def _holder(self) -> _Holder:
+        """The calling thread's holder (its registration and token list)."""
+        tid = threading.get_ident()
+        with self._state:
+            self._forget_forked()
+            h = self._holders.get(tid)
+            if h is None:
+                hid = f"{self._owner}/{tid:x}"
+                h = self._holders[tid] = _Holder(hid, self._held_key(hid))
+            return h
 
-    def _wait_key(self, waiter: str) -> str:
-        return self._wait_prefix + waiter
+    def _held_key(self, holder: Any) -> str:
+        return _keys.aux(self._main, "held:" + _text(holder))
+
+    def _rev_key(self, h: _Holder) -> str:
+        return _keys.aux(self._main, "rev:" + h.id)
 
     def _wake(self, waiters: list[Any]) -> Batch:
         return _line.wake(self._wait_prefix, waiters, self._lease_ms)
 
     def _forget_forked(self) -> None:
-        """In a forked child, permits of the parent are not ours (call under _state)."""
-        if self._permits and self._permits[0].pid != os.getpid():
-            self._permits = deque(p for p in self._permits if p.pid == os.getpid())
+        """In a forked child, permits and holders of the parent are not ours (call under _state)."""
+        pid = os.getpid()
+        if pid != self._owner_pid:
+            self._owner = f"{_HOST}/{pid}/{process_token()}/{_new_id()[:8]}"
+            self._owner_pid = pid
+            self._holders = {}
+            self._permits = deque(p for p in self._permits if p.pid == pid)
 
-    # -- the operations, written once (see hotsync._ops) ------------------
+    def _reap_call(self, expired: list[Any]) -> Eval:
+        held = tuple(self._held_key(e) for e in expired)
+        return Eval(_REAP, (self._main, self._meta_key, self._holders_key, self._waiting_key, *held),
+                    (self._grace_ms, *expired))
 
-    def _granted(self, reply: Any) -> bool:
-        """Decode an acquire reply: True granted, False busy; raise on anything else."""
-        if isinstance(reply, Exception):
-            raise reply
-        if reply[0] == 1:
-            return True
-        if reply[0] == 0:
-            return False
-        raise self._conflict(reply)
+    def _stale(self, h: _Holder) -> list[str]:
+        """Tokens of ``h``'s lost permits to give back at its next registration: not
+        one a live permit of ``h`` holds again (tokens come back to the free list and
+        may be taken again)."""
+        with self._state:
+            live = {p.token for p in (*self._permits, *self._departing) if p.holder is h and p.lost is None}
+            h.stale = [t for t in h.stale if t not in live]
+            return list(h.stale)
 
-    def _acquire_ops(self, member: str, blocking: bool, timeout: float | None) -> Ops:
-        """Unfair acquire; returns ``(permit member, sent)`` or None.
+    def _registered(self, h: _Holder, sent: float, deadline_ms: Any, was: Any, stale: list[str]) -> None:
+        """Note a registration (or a fair grant, which registers) sent at ``sent``
+        with the stale tokens ``stale`` (given back by the script)."""
+        if not int(was):  # it had lapsed and was reaped (or deleted): its tokens went back
+            self._lose_holder(h, "expired")
+        with self._state:
+            if int(was):
+                h.stale = [t for t in h.stale if t not in stale]
+            else:  # the script emptied the list
+                h.stale = []
+        h.until = max(h.until, sent + self.lease)
+        h.deadline_ms = int(deadline_ms)
 
-        A caller that must wait registers (in the acquire script), then blocks in
-        ``BZPOPMIN`` on the handoffs zset, where ``release`` puts a permit for each
-        registered waiter: the permit popped is the caller's (no second step), and
-        callers that did not register cannot take it.  The pop is pipelined with the
-        removal of the caller's registration, so a waiter served by any handoff
-        leaves none behind to draw a later one.  When the last acquire of
-        this object had to wait, the first try is pipelined with the BZPOPMIN (the
-        script adds to this call's own wake zset when it grants, so the BZPOPMIN
-        returns at once): a contended acquire then costs one round trip.
-        """
-        if self.fair:
-            return (yield from self._acquire_fair_ops(member, blocking, timeout))
-        deadline = Deadline(timeout if blocking else 0.0)
-        own = self._wait_key(member)
-        keys = (self._main, self._meta_key, self._waiters_key, self._handoffs_key, own)
-        handoffs = self._handoffs_bytes
-
-        def attempt(block: float | None, push: bool = False) -> Eval:
-            wait = 0 if block is None else int((block + 1.0) * 1000)  # None: unregister
-            return Eval(_ACQUIRE, keys, (member, self._lease_ms, wait, self._value_arg, self._stored_kind, int(push)))
-
-        def pop(block: float) -> tuple[Cmd, Cmd]:
-            # the ZREM runs as soon as the pop returns, in the same round trip: whatever
-            # it popped (a handoff made for any registered waiter, a grant, nothing),
-            # this call's registration is used up and must not draw a later handoff
-            # (when nothing came, the next round registers again)
-            return (Cmd(("BZPOPMIN", own, self._handoffs_key, _seconds(block)), block=block),
-                    Cmd(("ZREM", self._waiters_key, member)))
-
-        sent = time.monotonic()
-        if not blocking:
-            return (member, sent) if self._granted((yield attempt(None))) else None
-        registered = False
-        if self._contended:
-            block = deadline.block_for(self._hint(), _FIRST_BLOCK)
-            # the script's reply is not sent (CLIENT REPLY SKIP): what the BZPOPMIN pops
-            # tells it all: this call's own wake zset (granted; 'c': settings conflict,
-            # re-read below), a handoff, or nothing (busy; re-register below)
-            _, _, popped, _ = yield Batch(
-                (Cmd(("CLIENT", "REPLY", "SKIP")), _pipelined(attempt(block, push=True)), *pop(block)), block=block
-            )
-            if popped is not None:
-                if popped[0] == handoffs:
-                    return popped[1].decode(), sent
-                if popped[1] == b"g":
-                    self._contended = False
-                    return member, sent
-        while True:
-            if deadline.expired():
-                return (member, sent) if self._granted((yield attempt(None))) else None
-            if not registered:
-                sent = time.monotonic()
-                reply = yield attempt(deadline.block_for())
-                if self._granted(reply):
-                    return member, sent
-                self._contended = registered = True
-                self._note_bound(reply, sent)
-            block = deadline.block_for(self._hint())
-            registered = False  # unless a handoff comes, re-register (and re-read the bound) next round
-            if block < 0.001:
-                continue
-            # `sent` stays the time of the registering try: a handoff popped now was not
-            # stale then, so its permit lives a whole lease past that (semaphore_acquire)
-            popped, _ = yield Batch(pop(block), block=block)
-            if popped is not None and popped[0] == handoffs:
-                return popped[1].decode(), sent
-
-    def _note_bound(self, reply: Any, sent: float) -> None:
-        bound_ms = int(reply[1])
-        self._bound_at = sent + bound_ms / 1000.0 if bound_ms >= 0 else None
+    def _note_bound(self, bound_ms: Any, sent: float) -> None:
+        """Note when the earliest other lease ends; with no other holder, look again
+        after a lease (a holder registered later, with as long a lease, ends after)."""
+        bound = int(bound_ms)
+        self._bound_at = sent + (bound / 1000.0 if bound >= 0 else self.lease)
 
     def _hint(self) -> float | None:
-        """Seconds until the earliest lease end last seen by this object (None: unknown)."""
+        """Seconds until the earliest other lease end last seen by this object (None: unknown)."""
         at = self._bound_at
         return None if at is None else max(at - time.monotonic(), 0.0)
 
-    def _acquire_fair_ops(self, member: str, blocking: bool, timeout: float | None) -> Ops:
-        """Fair acquire; returns ``(member, sent)`` or None.  Each waiting round is
+    # -- the operations, written once (see hotsync._ops) ------------------
+
+    def _register_ops(self, h: _Holder, moved: str | None = None) -> Ops:
+        """Register ``h`` afresh (one round trip), then reap the expired holders it
+        reports; returns whether ``h`` was registered already (1) or not (0: new, or
+        reaped; then what it held is lost).
+
+        ``moved``: a token just moved into ``h``'s list and not recorded yet (never
+        given back as stale).  Safe to retry: the call carries a request id, and a
+        retry of one that found ``h`` reaped says so again (``{K}:rev:<holder>``).
+        """
+        stale = [t for t in self._stale(h) if t != moved]
+        sent = time.monotonic()
+        reply = yield Eval(
+            _REGISTER,
+            (self._main, self._meta_key, self._holders_key, h.held, self._rev_key(h)),
+            (h.id, self._lease_ms, self._value_arg, self._stored_kind, _new_id(), self._mark_ms, *stale),
+        )
+        if reply[0] != 1:
+            raise self._conflict(reply)
+        self._registered(h, sent, reply[1], reply[3], stale)
+        self._note_bound(reply[2], sent)
+        if len(reply) > 4:
+            yield self._reap_call(list(reply[4:]))
+        return int(reply[3])
+
+    def _acquire_ops(self, h: _Holder, waiter: str, blocking: bool, timeout: float | None) -> Ops:
+        """Unfair acquire; returns the token taken, or None.
+
+        The token moves from the free list into the holder's list with a native
+        ``LMOVE`` (``BLMOVE`` when waiting), which only a registered holder may
+        do: a token must never land in the list of a holder whose registration
+        ended (it would be reaped, or lost).  So a move goes alone only while the
+        holder's registration is known to outlast it by ``_margin``; otherwise a
+        registration round (``semaphore_register``, which also reports holders
+        whose lease ended, reaped at once) comes first, at least once a lease.  A
+        wait is bounded by the earliest lease end among the other holders, then
+        re-registers: that is how a dead holder's tokens come back to waiters
+        without any release.  While blocking, the call is listed in
+        ``{K}:waiting`` (statistics), in the same round trip.
+
+        A move whose reply comes after the registration may have ended (it was
+        late: a stall, or a retry of an unsent command) is not trusted: the
+        holder registers again, and if it had been reaped meanwhile the token
+        goes back (the registration script empties a reaped holder's list) and
+        the acquire goes on.  Without ``auto_renew`` every acquire registers
+        first, and a wait that took a token registers once more before it
+        returns, so that its permit gets a whole lease.
+        """
+        if self.fair:
+            return (yield from self._acquire_fair_ops(h, waiter, blocking, timeout))
+        deadline = Deadline(timeout if blocking else 0.0)
+        fresh = not self.auto_renew
+        while True:
+            now = time.monotonic()
+            hint = self._bound_at
+            # h.until, not h.lasts(): a heartbeat keeps the permits alive, but a wait
+            # re-registers once a lease, so that its {K}:waiting score stays current
+            if fresh or h.until - now < self._margin + 0.002 or (hint is not None and hint <= now):
+                yield from self._register_ops(h)
+                fresh = False
+                now = time.monotonic()
+            left = h.until - now - self._margin
+            block = min(deadline.block_for(self._hint()), left) if blocking else 0.0
+            try:
+                if block < 0.001:
+                    token = yield Cmd(("LMOVE", self._main, h.held, "RIGHT", "LEFT"), idempotent=False)
+                else:
+                    # the ZADD's reply is skipped: one sent before the BLMOVE blocks
+                    # would wake this thread once more per wait
+                    _, _, token, unlisted = yield Batch(
+                        (
+                            Cmd(("CLIENT", "REPLY", "SKIP")),
+                            Cmd(("ZADD", self._waiting_key, h.deadline_ms, waiter)),
+                            Cmd(("BLMOVE", self._main, h.held, "RIGHT", "LEFT", _seconds(block))),
+                            Cmd(("ZREM", self._waiting_key, waiter)),
+                        ),
+                        idempotent=False,
+                        block=block,
+                    )
+                    for reply in (token, unlisted):
+                        if isinstance(reply, Exception):
+                            raise reply
+            except OutcomeUnknownError:
+                token = yield from self._recover(h)
+            if token is not None:
+                token = _text(token)
+                late = time.monotonic() > h.lasts()
+                if not (late or (not self.auto_renew and block >= 0.001)):
+                    return token
+                if (yield from self._register_ops(h, moved=token)):
+                    return token
+                continue  # it landed after the holder was reaped: given back, look again
+            if not blocking or deadline.expired():
+                hint = self._bound_at
+                if hint is None or hint > time.monotonic():
+                    return None
+                blocking = False  # a lease ended meanwhile: one last look, after reaping it
+
+    def _recover(self, h: _Holder) -> Ops:
+        """After a lost reply of a move: adopt a token it moved into our list.
+
+        What the holder knows it holds is noted *before* the list is read (a token
+        released meanwhile by another thread leaves ``known`` only after it left the
+        list).  A token in the list and not known was moved by the lost call; more
+        than one (several lost calls) go back to the free list.
+        """
+        with self._state:
+            known = {p.token for p in (*self._permits, *self._departing) if p.holder is h}
+        entries = yield Cmd(("LRANGE", h.held, 0, -1))
+        unknown = [_text(e) for e in entries or () if _text(e) not in known]
+        if len(unknown) > 1:
+            yield from self._release_ops(h, unknown[1:], 0, "")
+        return unknown[0] if unknown else None
+
+    def _acquire_fair_ops(self, h: _Holder, waiter: str, blocking: bool, timeout: float | None) -> Ops:
+        """Fair acquire; returns the token taken, or None.  Each waiting round is
         one round trip: the BLPOP on this call's wake list pipelined with the
-        acquire script, which the server runs as soon as the BLPOP returns."""
+        acquire script, which the server runs as soon as the BLPOP returns.
+
+        An attempt is not retried blindly after a lost reply (a retry of one that
+        granted would be granted a second token, stranding the first in the
+        holder's list): the holder's list tells whether it granted.  A call that
+        may have joined the line leaves it when it ends without a grant.
+        """
         deadline = Deadline(timeout if blocking else 0.0)
         ticket: Lease | None = None
-        keys = (self._main, self._meta_key, self._line_key, self._tickets_key)
-        wake = self._wait_key(member)
+        keys = (self._main, self._meta_key, self._line_key, self._tickets_key, self._holders_key, h.held)
+        wake = self._wait_prefix + waiter
+        in_line = False  # an attempt that may have joined the line was sent
+        stale: list[str] = []
 
         def attempt() -> Eval:
-            args = (member, self._lease_ms, self._lease_ms if blocking else 0, self._value_arg, self._stored_kind)
-            return Eval(_ACQUIRE_FAIR, keys, args)
+            nonlocal stale, in_line
+            stale = self._stale(h)
+            in_line = in_line or blocking
+            args = (waiter, h.id, self._lease_ms, self._lease_ms if blocking else 0, self._value_arg,
+                    self._stored_kind, *stale)
+            return Eval(_ACQUIRE_FAIR, keys, args, idempotent=False)
+
+        def recovered() -> Ops:
+            """After a lost reply: a grant learnt from the holder's list (as the
+            script's reply, trusted once a registration finds the holder still
+            registered), else the reply of a new attempt."""
+            while True:
+                token = yield from self._recover(h)
+                if token is not None and (yield from self._register_ops(h, moved=token)):
+                    return [1, token, 0, 1]
+                try:
+                    return (yield attempt())
+                except OutcomeUnknownError:
+                    continue
 
         try:
             sent = time.monotonic()
-            reply = yield attempt()
+            try:
+                reply = yield attempt()
+            except OutcomeUnknownError:
+                reply = yield from recovered()
+            reaped = False
             while True:
-                if self._granted(reply):
-                    if ticket is not None:  # the grant took us out of the line already
+                if isinstance(reply, Exception):
+                    raise reply
+                if reply[0] == 1:
+                    in_line = False  # the grant took us out of the line
+                    if reply[2]:
+                        self._registered(h, sent, reply[2], reply[3], stale)
+                    # else: adopted after a lost reply; recovered() registered the holder
+                    if ticket is not None:
                         scheduler().cancel(ticket)
                         ticket = None
-                    if len(reply) > 2:
-                        yield self._wake(list(reply[2:]))
-                    return member, sent
+                    if len(reply) > 4:
+                        yield self._wake(list(reply[4:]))
+                    return _text(reply[1])
+                if reply[0] != 0:
+                    raise self._conflict(reply)
+                if len(reply) > 3 and not reaped:  # leases ended: give their tokens back, look again
+                    yield self._reap_call(list(reply[3:]))
+                    reaped = True
+                    sent = time.monotonic()
+                    reply = yield attempt()
+                    continue
+                reaped = False
                 if not blocking or deadline.expired():
                     return None
                 if ticket is None or not ticket.active:  # none yet, or it lapsed: this attempt rejoined
-                    ticket = self._start_ticket(member, sent)
+                    ticket = self._start_ticket(waiter, sent)
                 bound_ms = int(reply[1])
                 # only the head wakes itself when a lease ends; a release, a grant or a
                 # ticket renewal wakes the others
                 bound = bound_ms / 1000.0 if bound_ms >= 0 and int(reply[2]) == 0 else None
                 block = deadline.block_for(bound)
                 sent = time.monotonic()
-                if block < 0.001:
-                    reply = yield attempt()
+                try:
+                    if block < 0.001:
+                        reply = yield attempt()
+                        continue
+                    _, reply = yield Batch((Cmd(("BLPOP", wake, _seconds(block))), _pipelined(attempt())),
+                                           idempotent=False, block=block)
+                except OutcomeUnknownError:
+                    reply = yield from recovered()
                     continue
-                _, reply = yield Batch(
-                    (Cmd(("BLPOP", wake, _seconds(block))), _pipelined(attempt())), block=block
-                )
                 if isinstance(reply, NoScriptError):  # script cache flushed: this loads it
                     reply = yield attempt()
         finally:
             if ticket is not None:
                 scheduler().cancel(ticket)
-                reply = yield Eval(_LEAVE, keys, (member,))
+            if in_line:
+                reply = yield Eval(_LEAVE, (self._main, self._line_key, self._tickets_key), (waiter,))
                 if len(reply) > 1:
                     yield self._wake(list(reply[1:]))
 
-    def _release_ops(self, members: list[str], extra: int, req: str) -> Ops:
-        removed = 0
-        for start in range(0, max(len(members), 1), _CHUNK):
-            chunk = members[start : start + _CHUNK]
+    def _release_ops(self, h: _Holder, tokens: list[str], extra: int, req: str) -> Ops:
+        """Return ``tokens`` from ``h``'s list (by value; safe to retry) and raise the
+        capacity by ``extra``; returns (tokens returned, whether ``h`` is registered)."""
+        returned, registered = 0, True
+        for start in range(0, max(len(tokens), 1), _CHUNK):
+            chunk = tokens[start : start + _CHUNK]
             reply = yield Eval(
                 _RELEASE,
                 (
                     self._main,
                     self._meta_key,
-                    self._waiters_key,
+                    h.held,
+                    self._holders_key,
                     _keys.aux(self._main, f"done:{req}") if req else self._no_done_key,
-                    self._handoffs_key,
                     self._line_key,
-                    self._tickets_key,
                 ),
-                (extra if start == 0 else 0, self._lease_ms, self._mark_ms, self._handoff_ms, self._value_arg,
-                 self._stored_kind, self._wait_prefix, *chunk),
+                (extra if start == 0 else 0, self._value_arg, self._stored_kind, self._mark_ms, self._wait_prefix,
+                 self._lease_ms, MAX_PERMITS, h.id, *chunk),
             )
             if reply[0] == -2:
                 raise SemaphoreOverReleaseError("Semaphore released too many times")
+            if reply[0] == -3:
+                raise ValueError(
+                    f"semaphore {self.key!r}: releasing {extra} more permit(s) would raise its capacity of "
+                    f"{int(reply[1])} past {MAX_PERMITS:,} (each permit is a token in Redis)"
+                )
             if reply[0] != 1:
                 raise self._conflict(reply)
-            removed += int(reply[1])
-        return removed
+            returned += int(reply[1])
+            registered = registered and bool(int(reply[2]))
+        return returned, registered
 
-    def _start_ticket(self, member: str, sent: float) -> Lease:
-        keys = (self._main, self._meta_key, self._line_key, self._tickets_key)
-        ticket = Eval(_TICKET, keys, (member, self._lease_ms))
+    def _native_release_ok(self, h: _Holder, now: float) -> bool:
+        """Whether the one token ``h`` holds may go back with a native ``LMOVE``.
+
+        Only for an unfair object (a fair one wakes the line in its release script)
+        whose holder holds exactly one token and is certainly still registered: then
+        the token is of the current generation (tokens are minted again only once
+        nobody is registered) and the holder's list holds just it.
+        """
+        with self._state:
+            return not self.fair and h.count == 1 and h.lasts() - now > self._margin and not self._departed_from(h)
+
+    def _departed_from(self, h: _Holder) -> bool:
+        """Whether another release from ``h``'s list is under way (call under _state)."""
+        return sum(1 for p in self._departing if p.holder is h) > 1
+
+    def _release_one_ops(self, h: _Holder, token: str) -> Ops:
+        """Return the one token ``h`` holds (see _native_release_ok), as _release_ops.
+
+        The oldest end of the list (tokens land on the left): a token moved there
+        meanwhile by a lost reply's move, adopted by another thread, stays.  Anything
+        unexpected (nothing moved, another token moved, a lost reply, a key of
+        another type) is settled by the release script, by token (safe to repeat;
+        it also says whether the holder is still registered, and names the main key
+        when that holds another type).
+        """
+        try:
+            moved = yield Cmd(("LMOVE", h.held, self._main, "RIGHT", "LEFT"), idempotent=False)
+        except (OutcomeUnknownError, WrongTypeError):
+            moved = None
+        if moved is not None and _text(moved) == token:
+            return 1, True
+        return (yield from self._release_ops(h, [token], 0, ""))
+
+    def _start_ticket(self, waiter: str, sent: float) -> Lease:
+        ticket = Eval(_TICKET, (self._main, self._line_key, self._tickets_key), (waiter, self._lease_ms))
         return _line.start_ticket(self._client, ticket, self.lease, sent, self._wait_prefix, self._lease_ms,
-                                  waiter=member, kind=self._kind, name=self.key)
+                                  waiter=waiter, kind=self._kind, name=self.key)
 
     # -- public API ---------------------------------------------------------
 
@@ -421,12 +620,13 @@ class _SemaphoreBase:
         came free (zero or a negative timeout: try once, like the stdlib).  With
         *blocking* false, never wait.
 
-        The wait happens in Redis: the caller registers as a waiter and blocks
-        until ``release()`` hands it a permit, bounded by the earliest lease end
-        among the holders, so a crashed holder's permit also ends the wait (it
-        is reclaimed by the next acquire).  No polling.  An uncontended acquire
-        is one round trip; so is a contended one, once this object has seen
-        contention (its first try is pipelined with the blocking pop).
+        The wait happens in Redis (``BLMOVE`` on the free-token list): a release
+        on any host hands its token to the longest-blocked waiter at once.  It
+        is bounded by the earliest lease end among the holders, so a crashed
+        holder's permit also ends the wait (its tokens are reaped, then taken).
+        No polling.  An acquire is one round trip (``LMOVE``/``BLMOVE``), plus
+        one to register this thread's holder when its registration is not known
+        to outlast the wait (first use, or idle for most of a lease).
 
         Raises:
             ValueError: *timeout* given with *blocking* false (the stdlib's
@@ -446,50 +646,80 @@ class _SemaphoreBase:
             if timeout <= 0:  # the stdlib tries once
                 blocking, timeout = False, None
         start = time.monotonic()
-        result = self._client.drive(self._acquire_ops(self._new_member(), blocking, timeout))
+        h = self._holder()
+        token = self._client.drive(self._acquire_ops(h, f"{h.id}#{next(self._calls)}", blocking, timeout))
         waited = time.monotonic() - start
-        if result is None:
+        if token is None:
             outcome = "timeout" if asked_to_wait else "busy"
             self._m_wait[outcome].observe(waited)
             self._m_count[outcome].inc()
             return False
         self._m_wait["acquired"].observe(waited)
         self._m_count["acquired"].inc()
-        self._record_grant(*result)
+        self._record_grant(token, h)
         return True
 
-    def _record_grant(self, member: str, sent: float) -> None:
-        permit = _Permit(member, time.monotonic(), sent + self.lease)
-        if self.auto_renew:
-            permit.lease = Lease(
-                self._client,
-                Eval(_RENEW, (self._main,), (member, self._lease_ms)),
-                self.lease,
-                sent,
-                lambda reason: self._lose(permit, reason),
-                kind=self._kind,
-                name=self.key,
-            )
+    def _record_grant(self, token: str, h: _Holder) -> None:
+        now = time.monotonic()
+        permit = _Permit(token, h, now)
         with self._state:
             self._forget_forked()
             self._permits.append(permit)
-        if permit.lease is not None:
-            scheduler().add(permit.lease)
+            h.count += 1
+            start = self.auto_renew and (h.lease is None or not h.lease.active)
+            if start:
+                h.lease = Lease(
+                    self._client,
+                    Eval(_RENEW, (self._holders_key,), (h.id, self._lease_ms)),
+                    self.lease,
+                    now,
+                    lambda reason: self._lose_holder(h, reason),
+                    check=lambda reply: self._renewed(h, reply),
+                    kind=self._kind,
+                    name=self.key,
+                    first=max(h.until - now, 0.001),
+                )
+        if start:
+            scheduler().add(h.lease)  # type: ignore[arg-type]
         self._m_in_use.inc()
         self.lost.clear()
 
-    def _lose(self, permit: _Permit, reason: str) -> None:
+    def _renewed(self, h: _Holder, reply: Any) -> bool:
+        """A heartbeat's reply (renewal thread): still registered?  A holder that
+        holds nothing stops its heartbeat here, at its first renewal since its last
+        release (not at the release: a thread that acquires again soon keeps one
+        heartbeat instead of starting one per acquire); its registration lasts a
+        lease more, and the next acquire registers it again if needed."""
+        if reply != 1:
+            return False
         with self._state:
-            if permit.lost is not None:
-                return
-            permit.lost = reason
-            counted, permit.counted = permit.counted, False
-            mine = any(p is permit for p in self._permits)
-        if permit.lease is not None:
-            scheduler().cancel(permit.lease)
-        if counted:
+            lease = h.lease
+            if h.count == 0 and lease is not None:
+                h.until = max(h.until, lease.deadline)
+                h.lease = None
+                lease.active = False
+        return True
+
+    def _lose_holder(self, h: _Holder, reason: str) -> None:
+        """``h``'s registration ended (reaped, deleted, or not renewed in time):
+        every permit it held is lost."""
+        with self._state:
+            lease, h.lease = h.lease, None
+            h.until = 0.0  # the next acquire registers again, giving back what the list still holds
+            # permits being released count too: their release must not count them off again
+            lost = [p for p in (*self._permits, *self._departing) if p.holder is h and p.lost is None]
+            for p in lost:
+                p.lost = reason
+            h.stale += [p.token for p in lost]
+            counted = sum(1 for p in lost if p.counted)
+            for p in lost:
+                p.counted = False
+            h.count = 0
+        if lease is not None:
+            scheduler().cancel(lease)
+        for _ in range(counted):
             self._m_in_use.dec()
-        if not mine:
+        if not lost:
             return
         self.lost.set()
         if self.on_lost is not None:
@@ -508,30 +738,56 @@ class _SemaphoreBase:
             if bounded and n > len(self._permits):
                 raise SemaphoreOverReleaseError("Semaphore released too many times")
             taken = [self._permits.popleft() for _ in range(min(n, len(self._permits)))]
+            self._departing += taken
         extra = n - len(taken)
         sent = time.monotonic()
-        for permit in taken:
-            if permit.lease is not None:
-                scheduler().cancel(permit.lease)
-                permit.deadline = permit.lease.deadline
+        # A permit already known lost is not sent: its token went back when its holder
+        # was reaped, and the same holder may hold that very token again since (for a
+        # permit acquired later); returning it would free that one.
+        live = [p for p in taken if p.lost is None]
+        short: list[_Permit] = [p for p in taken if p.lost is not None]
+        if len(live) == 1:
+            groups = [live]
+        else:  # one release call per holder list
+            by_holder: dict[int, list[_Permit]] = {}
+            for permit in live:
+                by_holder.setdefault(id(permit.holder), []).append(permit)
+            groups = list(by_holder.values()) or ([[]] if extra else [])
+        returned = 0
         try:
             req = _new_id() if extra else ""
-            removed = self._client.drive(self._release_ops([p.member for p in taken], extra, req))
+            for group in groups:
+                h = group[0].holder if group else self._holder()
+                if not extra and len(group) == 1 and self._native_release_ok(h, sent):
+                    got, registered = self._client.drive(self._release_one_ops(h, group[0].token))
+                else:
+                    got, registered = self._client.drive(
+                        self._release_ops(h, [p.token for p in group], extra, req))
+                extra = 0
+                returned += got
+                if got < len(group):
+                    short += group
+                    if not registered:  # reaped, or the keys were lost (restart): so is all it held
+                        self._lose_holder(h, "expired")
         finally:
             now = time.monotonic()
-            for permit in taken:
-                with self._state:
+            with self._state:
+                self._departing = [p for p in self._departing if all(p is not t for t in taken)]
+                for permit in taken:
                     counted, permit.counted = permit.counted, False
-                if counted:
-                    self._m_in_use.dec()
-                self._m_hold.observe(now - permit.acquired_at)
-        if removed < len(taken):
-            # Missing permits were either released by an earlier attempt of this
-            # very call (a retry after a lost reply) or reclaimed after their lease
-            # ended.  Only the second is possible once the local deadline passed.
-            if any(p.lost is not None or sent >= p.deadline for p in taken):
+                    if counted:
+                        self._m_in_use.dec()
+                        permit.holder.count -= 1  # at 0 its heartbeat stops itself (see _renewed)
+                    self._m_hold.observe(now - permit.acquired_at)
+        if short:
+            # Tokens missing from their holder's list were either returned by an
+            # earlier attempt of this very call (a retry after a lost reply) or
+            # reaped after their holder's lease ended.  Only the second is possible
+            # once the holder's registration was known to have lapsed.
+            if any(p.lost is not None or sent >= p.holder.lasts() for p in short):  # lost ones included
+                lost = len(taken) - returned
                 raise LockNotOwnedError(
-                    f"{self._cls} {self.key!r}: {len(taken) - removed} of the {len(taken)} released permit(s) "
+                    f"{self._cls} {self.key!r}: {lost} of the {len(taken)} released permit(s) "
                     "had been lost before release (lease ended and reclaimed, or key deleted): "
                     "work done under them may have overlapped more holders than the capacity",
                     key=self.key,
@@ -540,19 +796,19 @@ class _SemaphoreBase:
     def statistics(self) -> SemaphoreStatistics:
         """Return the semaphore's state as a frozen record (one round trip).
 
-        Counts are taken at one instant of the Redis server's clock; permits whose
-        lease ended count as free even before they are reclaimed.
+        Counts are taken at one instant of the Redis server's clock; the permits
+        of a holder whose lease ended count as in use until an acquire reaps them.
         """
         reply = self._client.read(
-            Eval(_STATS, (self._main, self._meta_key, self._waiters_key, self._tickets_key), (), idempotent=True)
+            Eval(_STATS, (self._main, self._meta_key, self._waiting_key, self._tickets_key), (), idempotent=True)
         )
-        capacity, initial, in_use, waiting = (int(x) for x in reply[:4])
+        capacity, initial, free, waiting = (int(x) for x in reply[:4])
         if capacity < 0:  # settings deleted: the next acquire stores ours again
             capacity = initial = self.initial_value
         with self._state:
             self._forget_forked()
             held = len(self._permits)
-        return SemaphoreStatistics(max(capacity - in_use, 0), capacity, initial, in_use, waiting, held)
+        return SemaphoreStatistics(free, capacity, initial, max(capacity - free, 0), waiting, held)
 
     @property
     def held(self) -> int:
@@ -586,63 +842,70 @@ class Semaphore(_SemaphoreBase):
 
     Model:
         The semaphore has a ``capacity`` (stored in Redis: the initial
-        ``value`` plus permits added by releases, see below) and a set of held
-        permits.  ``acquire()`` succeeds when fewer than ``capacity`` permits
-        are held.  The stdlib's counter is ``capacity - in_use``
-        (``statistics().value``).
+        ``value`` plus permits added by releases, see below), and as many
+        *tokens*: a free token waits in the list at the main key, a held one
+        in its holder's list.  ``acquire()`` moves a free token into this
+        object's holder list; ``release()`` moves it back.  The stdlib's
+        counter is the number of free tokens (``statistics().value``).
 
     Distributed semantics:
         *Settings.* The first object created for a key stores its ``value``
-        in Redis; creating one with a different ``value`` (or a
-        ``BoundedSemaphore`` on a ``Semaphore``'s key, or the reverse) raises
-        :class:`~hotsync.ConfigConflictError` naming the key and both
-        settings, so two processes never enforce different limits.  The
-        settings (``{K}:meta``) are the one key an idle semaphore keeps.
-        *Lease.* Every permit expires ``lease`` seconds after its last renewal;
-        with ``auto_renew`` (default) the process's single renewal thread
-        renews all its permits every ``lease / 3`` seconds.  A holder that dies
-        (SIGKILL, power loss, partition) stops renewing, and its permits come
-        back within one lease (a permit handed over by ``release()`` that its
-        taker never renewed: one lease plus the handoff window, at most 2 s
-        more, so that a taker always gets a whole lease): the next
-        ``acquire()`` reclaims them atomically.
-        *Loss.* When a permit cannot be renewed (reclaimed after a pause longer
-        than the lease, key deleted, Redis unreachable for a whole lease),
-        ``lost`` is set and ``on_lost(semaphore)`` is called at once;
-        ``release()`` of a permit found reclaimed raises
+        in Redis and mints that many tokens; creating one with a different
+        ``value`` (or a ``BoundedSemaphore`` on a ``Semaphore``'s key, or the
+        reverse) raises :class:`~hotsync.ConfigConflictError` naming the key
+        and both settings, so two processes never enforce different limits
+        (an existing object whose key is re-created meanwhile finds out at
+        its next registration or release script).  An idle semaphore keeps
+        its settings (``{K}:meta``) and its free tokens (``K``).
+        *Lease.* A holder (one thread of one object) is registered with a
+        lease; with ``auto_renew`` (default) the process's single renewal
+        thread renews it every ``lease / 3`` seconds while it holds permits
+        (one renewal per holder, however many permits it holds).  A holder
+        that dies (SIGKILL, power loss, partition) stops renewing, and once
+        its lease ends the next ``acquire()`` on any host reaps it: its tokens
+        go back to the free list, atomically (``semaphore_reap``).  Should
+        every holder's registration lapse before anyone reaps them, the next
+        acquire mints a fresh generation of ``capacity`` tokens, and tokens
+        of the old one are dropped when returned: no permit is lost for good,
+        none is counted twice.
+        *Loss.* When a holder's registration cannot be renewed (reaped after a
+        pause longer than the lease, key deleted, Redis unreachable for a
+        whole lease), ``lost`` is set and ``on_lost(semaphore)`` is called at
+        once; ``release()`` of a permit whose token was reaped raises
         :class:`~hotsync.LockNotOwnedError`, because work done under it may
         have overlapped more holders than the capacity.
         *Release beyond what this object holds.* As in ``threading``,
         ``release()`` without a matching ``acquire()`` adds permits: ``release(n)``
         first returns up to ``n`` permits this object holds (oldest first), and
-        the rest *raise the shared capacity* by that many, for every host and
-        for good (it is stored).  A release never frees a permit held by
-        another object or host: those return when their holder releases them
-        or its lease ends.  :class:`BoundedSemaphore` refuses such releases.
-        *Waiting.* Waiters register and block inside Redis (``BZPOPMIN``),
-        bounded by the earliest lease end among the holders (so a crashed
-        holder's permit also ends the wait); there is no polling.
-        ``release(n)`` hands up to ``n`` permits straight to registered
-        waiters: the permit a waiter pops is its own, and a newcomer cannot
-        take it first.  Waiters are served in the order they started blocking
-        (Redis serves blocked clients first come, first served), which is
-        nearly FIFO; a permit handed to a waiter that died meanwhile goes to
-        the next waiter, or back to everyone after 2 s.  ``fair=True`` is
-        strictly FIFO (among callers that all use ``fair=True``), at the price
-        of one more round trip per hand-over; each waiter's place in line is
-        itself leased, so a waiter that dies leaves the line within one lease.
-        *Retries.* Every step is safe to retry after a lost reply (permit ids
-        and request ids are checked in the scripts), except that a blocking
-        acquire whose reply is lost after the server handed it a permit cannot
-        learn which one: it retries and gets another, and the unknown one comes
-        back when its lease ends.
+        the rest *raise the shared capacity* by that many (minting tokens), for
+        every host and for good (it is stored).  A release never frees a permit
+        held by another object or host: those return when their holder
+        releases them or its lease ends.  :class:`BoundedSemaphore` refuses
+        such releases.
+        *Waiting.* Waiters block inside Redis (``BLMOVE`` on the free list),
+        and the server hands each released token to the waiter blocked
+        longest: nearly FIFO, and a newcomer cannot take a token a waiter is
+        owed.  A wait is bounded by the earliest lease end among the other
+        holders (so a crashed holder's permit also ends it); there is no
+        polling.  ``fair=True`` is strictly FIFO (among callers that all use
+        ``fair=True``; an unfair object's release does not wake the fair line,
+        whose waiters then find the token at their next ticket renewal, within
+        a third of a lease), at the price of a script per acquire and release;
+        each waiter's place in line is itself leased, so a waiter that dies
+        leaves the line within one lease.
+        *Retries.* Every step is safe to retry after a lost reply: releases
+        and capacity raises are checked by token and request id in the
+        scripts, and a blocking acquire whose reply is lost looks in its own
+        holder list for the token the server may have moved there.
         *Clock.* Leases are timed by the Redis server; host clocks are never
         compared.
         *Fork.* A forked child does not inherit its parent's permits.
 
     Differences from ``threading.Semaphore``:
-        ``value`` must be an int.  ``with sem as s`` binds the semaphore, not
-        True.  A release with no permit held adds capacity *in Redis* (see
+        ``value`` must be an int, and the capacity (``value`` plus permits added
+        by releases) at most :data:`MAX_PERMITS` (1,000,000): every permit is a
+        token in Redis (``ValueError`` beyond).  ``with sem as s`` binds the
+        semaphore, not True.  A release with no permit held adds capacity *in Redis* (see
         above), so it outlives the process; permits taken by ``acquire()`` are
         held (and renewed) until released, so a consumer that acquires without
         ever releasing keeps them while it lives, and they come back when it

@@ -3,16 +3,15 @@
 -- of the line), so that the caller wakes them; this is how the line moves on when a
 -- head dies or a lease ends without a release.
 --
--- KEYS[1] permits  zset "<owner>/<permit id>" -> lease deadline (server ms)
--- KEYS[2] meta     hash {initial, capacity, kind, seq}
--- KEYS[3] line     zset waiter id -> arrival number
--- KEYS[4] tickets  zset waiter id -> ticket deadline (server ms)
+-- KEYS[1] tokens   list of free tokens
+-- KEYS[2] line     zset waiter id -> arrival number
+-- KEYS[3] tickets  zset waiter id -> ticket deadline (server ms)
 -- ARGV[1] waiter   waiter id
 -- ARGV[2] ticket   ticket lease in milliseconds
 --
 -- Returns {0} when the waiter is no longer in line, else {1, waiter...}: renewed,
 -- and the waiters to wake (may include the caller).
-local permits, meta, line, tickets = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local tokens, line, tickets = KEYS[1], KEYS[2], KEYS[3]
 local member, ticket = ARGV[1], tonumber(ARGV[2])
 if not redis.call('ZSCORE', line, member) then
   return {0}
@@ -31,8 +30,7 @@ for i = 1, #dead do
   redis.call('ZREM', tickets, dead[i])
 end
 local reply = {1}
-local capacity = tonumber(redis.call('HGET', meta, 'capacity') or '0')
-local free = capacity - redis.call('ZCOUNT', permits, '(' .. now, '+inf')
+local free = redis.call('LLEN', tokens)
 if free > 0 then
   local heads = redis.call('ZRANGE', line, 0, math.min(free, 100) - 1)
   for i = 1, #heads do

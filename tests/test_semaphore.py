@@ -21,7 +21,10 @@ def meta(prefix, key):
 
 def test_the_first_creator_stores_the_value_and_a_different_value_raises_a_conflict(client, raw, prefix):
     hotsync.Semaphore(3, "cap", client)
-    assert raw.hgetall(meta(prefix, "cap")) == {b"initial": b"3", b"capacity": b"3", b"kind": b"semaphore"}
+    stored = raw.hgetall(meta(prefix, "cap"))
+    assert {k: stored[k] for k in (b"initial", b"capacity", b"kind")} == {
+        b"initial": b"3", b"capacity": b"3", b"kind": b"semaphore"}
+    assert raw.llen(f"{prefix}cap") == 3  # and minted its three tokens
     hotsync.Semaphore(3, "cap", client)  # same settings: fine
     with pytest.raises(hotsync.ConfigConflictError) as err:
         hotsync.Semaphore(5, "cap", client)
@@ -45,13 +48,23 @@ def test_capacity_raised_by_release_does_not_make_the_initial_value_conflict(cli
 
 def test_settings_recreated_with_another_value_are_caught_by_acquire_and_release(client, raw, prefix):
     sem = hotsync.Semaphore(2, "re", client)
-    assert sem.acquire()
+    assert sem.acquire() and sem.acquire()
     raw.delete(meta(prefix, "re"))
     hotsync.Semaphore(7, "re", client)  # someone re-creates the key with another limit
+    errors = []
+
+    def other_thread():  # a new holder registers: the settings are checked there
+        try:
+            sem.acquire(False)
+        except hotsync.ConfigConflictError as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    t.join(10)
+    assert len(errors) == 1
     with pytest.raises(hotsync.ConfigConflictError):
-        sem.acquire(False)
-    with pytest.raises(hotsync.ConfigConflictError):
-        sem.release()
+        sem.release(2)  # the release script checks them too
 
 
 def test_deleted_settings_are_stored_again_by_the_next_acquire(client, raw, prefix):
@@ -75,6 +88,20 @@ def test_constructor_validates_value_and_lease(client):
         hotsync.Semaphore(1, "v", client).release(1.0)
 
 
+def test_the_capacity_is_bounded_because_every_permit_is_a_token_in_redis(client, raw, prefix):
+    from hotsync.semaphore import MAX_PERMITS
+
+    with pytest.raises(ValueError, match="at most 1,000,000"):
+        hotsync.Semaphore(MAX_PERMITS + 1, "huge", client)
+    assert not raw.exists(meta(prefix, "huge"))
+    sem = hotsync.Semaphore(MAX_PERMITS - 2, "big", client)
+    sem.release(2)  # up to the bound: fine
+    with pytest.raises(ValueError, match="past 1,000,000"):
+        sem.release()
+    assert raw.hget(meta(prefix, "big"), "capacity") == str(MAX_PERMITS).encode()
+    assert raw.llen(f"{prefix}big") == MAX_PERMITS
+
+
 # -- release semantics ------------------------------------------------------------
 
 
@@ -82,7 +109,7 @@ def test_release_by_a_non_holder_raises_the_shared_capacity_for_every_object(cli
     holder, other = hotsync.Semaphore(1, "nh", client), hotsync.Semaphore(1, "nh", client)
     assert holder.acquire()
     other.release()  # holds nothing: adds a permit, does not free the holder's
-    assert holder.held == 1 and raw.zcard(f"{prefix}nh") == 1
+    assert holder.held == 1 and raw.llen(f"{prefix}nh") == 1  # the new token; the holder keeps its own
     assert raw.hget(meta(prefix, "nh"), "capacity") == b"2"
     third = hotsync.Semaphore(1, "nh", client)
     assert third.acquire(False) and not third.acquire(False)
@@ -95,7 +122,7 @@ def test_bounded_release_by_a_non_holder_raises_even_while_others_hold_permits(c
     holder.acquire()
     with pytest.raises(hotsync.SemaphoreOverReleaseError):
         other.release()
-    assert raw.zcard(f"{prefix}bnh") == 1 and raw.hget(meta(prefix, "bnh"), "capacity") == b"2"
+    assert raw.llen(f"{prefix}bnh") == 1 and raw.hget(meta(prefix, "bnh"), "capacity") == b"2"
     holder.release()
 
 
@@ -103,7 +130,7 @@ def test_release_returns_this_objects_permits_then_adds_the_rest(client, raw, pr
     sem = hotsync.Semaphore(2, "mix", client)
     sem.acquire()
     sem.release(3)
-    assert raw.zcard(f"{prefix}mix") == 0
+    assert raw.llen(f"{prefix}mix") == 4
     assert sem.statistics() == hotsync.SemaphoreStatistics(4, 4, 2, 0, 0, 0)
 
 
@@ -176,7 +203,7 @@ def test_a_waiter_that_times_out_leaves_no_registration(client, raw):
     holder.acquire()
     other = hotsync.Semaphore(1, "to", client)
     assert not other.acquire(timeout=0.1)
-    assert raw.zcard(other._waiters_key) == 0
+    assert raw.zcard(other._waiting_key) == 0
     holder.release()
 
 
@@ -187,32 +214,12 @@ def test_a_released_permit_goes_to_a_registered_waiter_not_to_a_newcomer(client,
     got = []
     t = threading.Thread(target=lambda: got.append(waiter.acquire(timeout=20)))
     t.start()
-    _wait_until(lambda: raw.zcard(holder._waiters_key) == 1)
-    holder.release()  # handed to the waiter, even before it runs again
+    _wait_until(lambda: raw.zcard(holder._waiting_key) == 1)
+    holder.release()  # the server hands the token to the blocked waiter at once
     assert not hotsync.Semaphore(1, "hand", client).acquire(False)
     t.join(20)
     assert got == [True] and waiter.held == 1
     waiter.release()
-
-
-def test_a_handoff_meant_for_a_dead_waiter_goes_to_the_next_waiter_or_back_after_its_window(client, raw):
-    holder = hotsync.Semaphore(1, "ghost", client)
-    holder.acquire()
-    raw.zadd(holder._waiters_key, {"ghost/1": 2**52})  # a registered waiter that died
-    holder.release()  # hands the permit to the ghost
-    assert raw.zcard(holder._handoffs_key) == 1
-    assert not hotsync.Semaphore(1, "ghost", client).acquire(False)  # reserved for waiters
-    start = time.monotonic()
-    nxt = hotsync.Semaphore(1, "ghost", client)
-    assert nxt.acquire(timeout=10)  # a live waiter pops it at once
-    assert time.monotonic() - start < 1.0
-    nxt.release()  # no waiter now: plainly free
-    raw.zadd(holder._waiters_key, {"ghost/2": 2**52})
-    holder.acquire()
-    holder.release()  # handed to another ghost; nobody waits
-    assert not hotsync.Semaphore(1, "ghost", client).acquire(False)
-    time.sleep(2.1)  # the handoff window
-    assert hotsync.Semaphore(1, "ghost", client).acquire(False)  # reclaimed by the try
 
 
 # -- leases -----------------------------------------------------------------------------
@@ -232,7 +239,7 @@ def test_a_deleted_permit_is_reported_lost_promptly_and_release_raises(client, r
     seen = []
     sem = hotsync.Semaphore(1, "del", client, lease=0.6, on_lost=seen.append)
     sem.acquire()
-    raw.delete(f"{prefix}del")
+    raw.delete(f"{{{prefix}del}}:holders")  # its registration vanishes (as if reaped)
     assert sem.lost.wait(0.6 / 3 + 1.0)
     assert seen == [sem]
     with pytest.raises(hotsync.LockNotOwnedError) as err:
@@ -259,9 +266,9 @@ def test_an_expired_but_unreclaimed_permit_is_still_released_normally(client, ra
     sem = hotsync.Semaphore(2, "late", client, lease=0.2, auto_renew=False)
     sem.acquire()
     time.sleep(0.3)
-    assert raw.zcard(f"{prefix}late") == 2
+    assert raw.llen(f"{prefix}late") == 0
     sem.release()  # nobody took its place, so no overlap happened: no error
-    assert raw.zcard(f"{prefix}late") == 1 and sem.statistics().capacity == 2
+    assert raw.llen(f"{prefix}late") == 1 and sem.statistics().capacity == 2
     keeper.release()
 
 
@@ -271,7 +278,7 @@ def test_renewals_use_the_one_scheduler_thread_for_all_permits(client):
         sem.acquire()
         sem.acquire()
     assert [t.name for t in threading.enumerate()].count("hotsync-renewal") == 1
-    assert scheduler().pending() >= 20
+    assert scheduler().pending() >= 10  # one heartbeat per holder (object and thread), not per permit
     for sem in sems:
         sem.release(2)
 
@@ -315,7 +322,7 @@ def test_fair_non_blocking_acquire_does_not_jump_the_line(client, raw):
     waiting = threading.Thread(target=lambda: hotsync.Semaphore(1, "fnb", client, fair=True).acquire(timeout=1))
     waiting.start()
     _wait_until(lambda: raw.zcard(holder._line_key) == 1)
-    raw.delete(holder._main)  # a permit is free, but someone is in line
+    raw.lpush(holder._main, raw.lindex(holder._main, 0) or b"x")  # a permit is free, but someone is in line
     assert not hotsync.Semaphore(1, "fnb", client, fair=True).acquire(blocking=False)
     waiting.join(10)
 
@@ -350,7 +357,7 @@ def test_fair_release_of_several_permits_wakes_several_waiters(client, raw):
 # -- keys -------------------------------------------------------------------------------
 
 
-def test_an_idle_semaphore_keeps_only_its_settings(client, raw, prefix):
+def test_an_idle_semaphore_keeps_only_its_settings_and_free_tokens(client, raw, prefix):
     for name, kind, fair in (("a", "Semaphore", False), ("b", "BoundedSemaphore", False), ("c", "Semaphore", True)):
         holder = getattr(hotsync, kind)(1, name, client, fair=fair)
         with holder:
@@ -362,23 +369,33 @@ def test_an_idle_semaphore_keeps_only_its_settings(client, raw, prefix):
         released_to.join(10)
     raw.delete(f"{prefix}hotsync:index")
     remaining = sorted(k for k in raw.keys("*") if raw.pttl(k) == -1)
-    assert remaining == sorted(meta(prefix, n).encode() for n in "abc")
+    assert remaining == sorted([meta(prefix, n).encode() for n in "abc"] + [f"{prefix}{n}".encode() for n in "abc"])
+    assert all(raw.llen(f"{prefix}{n}") == 1 for n in "abc")
     assert all(raw.pttl(k) > 0 for k in raw.keys("*") if k not in remaining)  # anything else is transient
 
 
 def test_every_key_of_a_semaphore_is_in_one_cluster_slot(client):
     sem = hotsync.Semaphore(2, "orders", client, fair=True)
-    keys = [sem._main, sem._meta_key, sem._waiters_key, sem._handoffs_key, sem._line_key, sem._tickets_key,
-            sem._wait_key("h/1/x/abc/def")]
+    keys = [sem._main, sem._meta_key, sem._holders_key, sem._waiting_key, sem._line_key, sem._tickets_key,
+            sem._holder().held, sem._wait_prefix + "h/1/x/abc/def#1"]
     assert len({key_slot(k.encode()) for k in keys}) == 1
 
 
-def test_permits_key_expires_after_its_holders_die(client, raw, prefix):
+def test_the_holders_key_expires_after_its_holders_die_and_their_tokens_are_minted_again(client, raw, prefix):
     sem = hotsync.Semaphore(2, "ttl", client, lease=0.3, auto_renew=False)
     sem.acquire()
-    assert 0 < raw.pttl(f"{prefix}ttl") <= 300
+    holders = f"{{{prefix}ttl}}:holders"
+    assert 0 < raw.pttl(holders) <= 300
     time.sleep(0.45)
-    assert not raw.exists(f"{prefix}ttl")
+    assert not raw.exists(holders)  # nobody can reap the dead holder's token any more
+    other = hotsync.Semaphore(2, "ttl", client)
+    assert other.acquire(False) and other.acquire(False)  # a new generation of two tokens
+    assert not other.acquire(False)
+    with pytest.raises(hotsync.LockNotOwnedError):
+        sem.release()  # its token is of the old generation: dropped, not returned
+    assert raw.llen(f"{prefix}ttl") == 0
+    other.release(2)
+    assert raw.llen(f"{prefix}ttl") == 2
 
 
 def test_repr_does_no_io(client):
@@ -417,7 +434,7 @@ def test_a_lost_permit_is_counted_and_leaves_permits_in_use(client, raw, prefix,
     sem = hotsync.BoundedSemaphore(1, "ml", client, lease=0.3)
     labels = {"kind": "bounded_semaphore", "name": "ml"}
     sem.acquire()
-    raw.delete(f"{prefix}ml")
+    raw.delete(f"{{{prefix}ml}}:holders")
     assert sem.lost.wait(2)
     assert registry.get_sample_value("hotsync_leases_lost_total", {**labels, "reason": "expired"}) == 1
     assert registry.get_sample_value("hotsync_permits_in_use", labels) == 0
@@ -433,31 +450,15 @@ def test_a_pipeline_with_client_reply_skip_reads_only_the_replies_sent(client):
     assert client.execute("PING") == b"PONG"  # the connection is still in step
 
 
-def test_a_waiter_with_a_longer_lease_stretches_pending_handoffs_to_its_lease(client, raw):
-    short = hotsync.Semaphore(1, "mixed", client, lease=1)
-    short.acquire()
-    raw.zadd(short._waiters_key, {"ghost/1": 2**52})
-    short.release()  # a handoff living one short lease, for a ghost
-    long = hotsync.Semaphore(1, "mixed", client, lease=30)
-    assert long.acquire(timeout=5)  # registers (stretching the handoff), then pops it
-    (member,) = [p.member for p in long._permits]
-    assert member.startswith("~h:")
-    assert raw.zscore(long._main, member) is not None
-    time.sleep(1.3)  # past the short lease: still held, nobody else gets in
-    assert not hotsync.Semaphore(1, "mixed", client).acquire(False)
-    assert not long.lost.is_set()
-    long.release()
-
-
 def test_pipelines_of_plain_commands_are_routed_by_their_first_key():
-    # on a cluster the contended acquire's [CLIENT REPLY SKIP, EVALSHA, BZPOPMIN] must
-    # go to the node of the semaphore's keys, not to the node of "REPLY" or of the sha
+    # on a cluster a contended acquire's [CLIENT REPLY SKIP, ZADD, BLMOVE, ZREM] must go
+    # to the node of the semaphore's keys, not to the node of "REPLY"
     from hotsync.client import _routing_key
 
     assert _routing_key(("CLIENT", "REPLY", "SKIP")) is None
     assert _routing_key(("EVALSHA", "abc123", 2, "{k}:a", "{k}:b", "arg")) == "{k}:a"
     assert _routing_key(("EVALSHA", "abc123", 0, "arg")) is None
-    assert _routing_key(("BZPOPMIN", "{k}:w", "{k}:h", "0.25")) == "{k}:w"
+    assert _routing_key(("BLMOVE", "{k}", "{k}:held:h", "RIGHT", "LEFT", "0.25")) == "{k}"
     assert _routing_key(("PING",)) is None
 
 
@@ -477,7 +478,7 @@ def test_a_key_of_another_type_raises_wrongtype_naming_it_and_stores_no_settings
         sem.release()
     with pytest.raises(hotsync.WrongTypeError):
         sem.acquire(timeout=1)
-    assert raw.keys(f"*{prefix}reused*") == [f"{prefix}reused".encode()], "settings were written"
+    assert not raw.exists(f"{{{prefix}reused}}:meta"), "settings were written"
     # settings kept, key reused: a release that raises the capacity writes nothing either
     kept = hotsync.Semaphore(2, "kept", client, fair=fair)
     raw.set(f"{prefix}kept", "a string")
