@@ -336,14 +336,17 @@ class _SemaphoreBase:
 
         ``moved``: a token just moved into ``h``'s list and not recorded yet (never
         given back as stale).  Safe to retry: the call carries a request id, and a
-        retry of one that found ``h`` reaped says so again (``{K}:rev:<holder>``).
+        retry of one that found ``h`` reaped says so again (``{K}:rev:<holder>``,
+        written only when that matters: ``h`` holds permits, or ``moved``).
         """
         stale = [t for t in self._stale(h) if t != moved]
+        with self._state:
+            req = _new_id() if moved is not None or h.count > 0 else ""
         sent = time.monotonic()
         reply = yield Eval(
             _REGISTER,
             (self._main, self._meta_key, self._holders_key, h.held, self._rev_key(h)),
-            (h.id, self._lease_ms, self._value_arg, self._stored_kind, _new_id(), self._mark_ms, *stale),
+            (h.id, self._lease_ms, self._value_arg, self._stored_kind, req, self._mark_ms, *stale),
         )
         if reply[0] != 1:
             raise self._conflict(reply)

@@ -13,7 +13,8 @@
 -- ARGV[2] lease    lease in milliseconds
 -- ARGV[3] value    the caller's initial value (stored when the settings are missing)
 -- ARGV[4] kind     'semaphore' or 'bounded'
--- ARGV[5] req      request id of this call (the same on a retry)
+-- ARGV[5] req      request id of this call (the same on a retry); '' = none (the
+--                  caller has nothing to lose: a retry may then say 1 after a 0)
 -- ARGV[6] markttl  milliseconds `rev` lives (longer than any retry)
 -- ARGV[7..] stale  tokens of the holder's lost permits (it was told): given back from
 --                  `held` if still there, even while it is still registered
@@ -41,9 +42,9 @@ if reply then
   return reply
 end
 local was = 0
-if redis.call('GET', rev) ~= ARGV[5] then  -- (a retry of a call that found it reaped: 0 again)
+if ARGV[5] == '' or redis.call('GET', rev) ~= ARGV[5] then  -- (a retry of a call that found it reaped: 0 again)
   was = settle(holders, holder, held, tokens, gen, 7) and 1 or 0
-  if was == 0 then
+  if was == 0 and ARGV[5] ~= '' then
     redis.call('SET', rev, ARGV[5], 'PX', tonumber(ARGV[6]))
   end
 end

@@ -832,3 +832,20 @@ def test_without_auto_renew_each_acquire_gives_its_permit_a_full_lease(client, r
         sem.release()
     finally:
         _release_all(sem, other)
+
+
+def test_a_retried_registration_that_found_its_holder_reaped_says_so_again(client, raw):
+    # a registration whose reply is lost is retried: the retry must not answer
+    # "registered" because the first run registered the holder again, hiding the reap
+    sem = hotsync.Semaphore(2, "rev", client, lease=5)
+    assert sem.acquire(False)
+    h = sem._holder()
+    raw.zadd(sem._holders_key, {h.id: -1})  # reaped: a tombstone
+    keys = (sem._main, sem._meta_key, sem._holders_key, h.held, sem._rev_key(h))
+    args = (h.id, sem._lease_ms, sem._value_arg, sem._stored_kind, "req-1", 60000)
+    first = client.perform(Eval(_REGISTER, keys, args))
+    again = client.perform(Eval(_REGISTER, keys, args))  # the same call, retried
+    assert int(first[3]) == 0 and int(again[3]) == 0
+    other = client.perform(Eval(_REGISTER, keys, (*args[:4], "req-2", 60000)))
+    assert int(other[3]) == 1  # a new call: registered since
+    assert _conserved(raw, sem, 2)
