@@ -294,12 +294,16 @@ class _SemaphoreBase:
         return Eval(_REAP, (self._main, self._meta_key, self._holders_key, self._waiting_key, *held),
                     (self._grace_ms, *expired))
 
+    def _permits_of(self, h: _Holder) -> list[_Permit]:
+        """``h``'s permits, held or being released (call under _state)."""
+        return [p for p in (*self._permits, *self._departing) if p.holder is h]
+
     def _stale(self, h: _Holder) -> list[str]:
         """Tokens of ``h``'s lost permits to give back at its next registration: not
         one a live permit of ``h`` holds again (tokens come back to the free list and
         may be taken again)."""
         with self._state:
-            live = {p.token for p in (*self._permits, *self._departing) if p.holder is h and p.lost is None}
+            live = {p.token for p in self._permits_of(h) if p.lost is None}
             h.stale = [t for t in h.stale if t not in live]
             return list(h.stale)
 
@@ -438,7 +442,7 @@ class _SemaphoreBase:
         than one (several lost calls) go back to the free list.
         """
         with self._state:
-            known = {p.token for p in (*self._permits, *self._departing) if p.holder is h}
+            known = {p.token for p in self._permits_of(h)}
         entries = yield Cmd(("LRANGE", h.held, 0, -1))
         unknown = [_text(e) for e in entries or () if _text(e) not in known]
         if len(unknown) > 1:
@@ -710,7 +714,7 @@ class _SemaphoreBase:
             lease, h.lease = h.lease, None
             h.until = 0.0  # the next acquire registers again, giving back what the list still holds
             # permits being released count too: their release must not count them off again
-            lost = [p for p in (*self._permits, *self._departing) if p.holder is h and p.lost is None]
+            lost = [p for p in self._permits_of(h) if p.lost is None]
             for p in lost:
                 p.lost = reason
             h.stale += [p.token for p in lost]
