@@ -47,7 +47,7 @@ except ImportError:  # pragma: no cover
 
 from ._keys import full_key, index_key, new_key
 from ._ops import Batch, Call, Cmd, Eval, Ops
-from ._retry import RetryPolicy
+from ._retry import RetryPolicy, is_not_applied
 from ._scripts import Script
 from .codecs import Codec, get_codec
 from .exceptions import ScriptReplyError, TransactionError, WrongTypeError
@@ -156,6 +156,10 @@ class HotClient:
         # idle connections kept out of redis-py's pool (see _may_keep_idle): taking one
         # from the pool and giving it back costs ~10 us per command in redis-py 8
         self._idle: list[Any] | None = [] if self._may_keep_idle() else None
+        if self._idle is not None:
+            # a HotClient dropped without close() (one per request around a shared
+            # redis-py client) must not keep its idle connections out of that pool
+            weakref.finalize(self, _give_back, self._idle, self.redis.connection_pool)
         _CLIENTS.add(self)
 
     @classmethod
@@ -230,8 +234,9 @@ class HotClient:
         the reply (default: the connection's ``socket_timeout``).  Errors raised
         before the command was sent are tagged as safe to retry.
         """
+        _refuse_reply_mode(args)
         try:
-            return self._exchange(key, lambda conn: _pack(conn, args), (True,), timeout, keep_errors=False)[0]
+            return self._exchange(key, lambda conn: _pack(conn, args), 1, timeout, keep_errors=False)[0]
         except rx.AskError as exc:
             if isinstance(exc, rx.MovedError) or not self._cluster:
                 raise
@@ -248,7 +253,7 @@ class HotClient:
             cluster.nodes_manager.create_redis_connections([node])
         commands = (("ASKING",), tuple(args))
         replies = self._exchange(None, lambda conn: [b"".join(b"".join(_pack(conn, c)) for c in commands)],
-                                 (True, True), timeout, keep_errors=True, pool=node.redis_connection.connection_pool)
+                                 2, timeout, keep_errors=True, pool=node.redis_connection.connection_pool)
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
@@ -267,21 +272,22 @@ class HotClient:
         Returns one reply per command; error replies appear as exception
         instances.  With ``transaction=True`` the replies are EXEC's.
         """
+        for command in commands:
+            _refuse_reply_mode(command)
         if transaction:
             commands = [("MULTI",), *commands, ("EXEC",)]
-        expect, silent = [], False
-        for command in commands:  # the server sends no reply for CLIENT REPLY SKIP and the command after it
-            skips = _skips_reply(command)
-            expect.append(not silent and not skips)
-            silent = skips
-        replies = self._exchange(key, lambda conn: [b"".join(b"".join(_pack(conn, c)) for c in commands)], expect,
-                                 timeout, keep_errors=True, atomic=transaction)
+        replies = self._exchange(key, lambda conn: [b"".join(b"".join(_pack(conn, c)) for c in commands)],
+                                 len(commands), timeout, keep_errors=True, atomic=transaction)
         moved = [r for r in replies if isinstance(r, rx.MovedError)]
         if moved:
             self._on_response_error(moved[0])
         if not transaction:
-            if moved and all(isinstance(r, rx.MovedError) for r, answered in zip(replies, expect) if answered):
-                raise moved[0]  # no command ran: retried on the slot's new node
+            refused = [r for r in replies if isinstance(r, rx.ResponseError) and is_not_applied(r)]
+            if refused and (len(refused) == len(replies) or any(isinstance(r, rx.ReadOnlyError) for r in refused)):
+                # nothing was written: every command was refused (MOVED, LOADING,
+                # TRYAGAIN...), or the server is a read-only replica, where the ones
+                # not refused were reads.  The retry policy sends the batch again, whole.
+                raise refused[0]
             return replies
         result = replies[-1]
         if isinstance(result, Exception):
@@ -292,17 +298,18 @@ class HotClient:
         return list(result)
 
     def _exchange(
-        self, key: str | None, pack: Any, expect: Sequence[bool], timeout: Any, *, keep_errors: bool,
+        self, key: str | None, pack: Any, count: int, timeout: Any, *, keep_errors: bool,
         pool: Any = None, atomic: bool = False,
     ) -> list[Any]:
-        """Send packed command(s) on one pooled connection and read their replies.
+        """Send ``count`` packed command(s) on one pooled connection and read their replies.
 
-        ``expect`` says, per command, whether the server answers it (False for
-        ``CLIENT REPLY SKIP`` and the command after it: their reply is None).
         ``atomic``: the commands are one MULTI/EXEC; ``pool``: use this node's pool.
 
         No retry here.  A connection error disconnects (the connection may be out
-        of step); an error reply does not.  Errors before the bytes were sent are
+        of step); an error reply does not, except one saying that the server is not
+        a usable master (READONLY, MASTERDOWN): the retry then connects again, to
+        whatever the address names after a failover, instead of asking the demoted
+        node until the budget is spent.  Errors before the bytes were sent are
         tagged as safe to retry.  ``timeout`` bounds the whole exchange.
         """
         idle = self._idle if pool is None else None  # ``pool``: this node's, not the key's
@@ -328,10 +335,8 @@ class HotClient:
                 raise
             end = None if timeout is _DEFAULT or timeout is None else time.monotonic() + timeout
             replies: list[Any] = []
-            for answered in expect:
-                if not answered:
-                    replies.append(None)
-                    continue
+            demoted = False
+            for _ in range(count):
                 try:
                     if timeout is _DEFAULT:
                         replies.append(conn.read_response(disable_decoding=True))
@@ -339,8 +344,12 @@ class HotClient:
                         left = None if end is None else max(end - time.monotonic(), 0.001)
                         replies.append(conn.read_response(disable_decoding=True, timeout=left))
                 except rx.ResponseError as exc:
+                    if _wrong_node(exc):
+                        demoted = True
                     if not keep_errors:
                         self._on_response_error(exc)
+                        if demoted:
+                            conn.disconnect()
                         raise
                     replies.append(exc)
                 except rx.ConnectionError as exc:
@@ -351,6 +360,8 @@ class HotClient:
                     if (not replies or atomic) and isinstance(exc.__context__, rx.ReadOnlyError):
                         _mark_unsent(exc)
                     raise
+            if demoted:
+                conn.disconnect()
             return replies
         except rx.ResponseError:
             raise
@@ -519,17 +530,25 @@ class HotClient:
         self.redis.close()
 
     def _return_idle(self) -> None:
-        idle = self._idle
-        while idle:
-            try:
-                conn = idle.pop()
-            except IndexError:  # another thread took it
-                break
-            self.redis.connection_pool.release(conn)
+        if self._idle:
+            _give_back(self._idle, self.redis.connection_pool)
 
 
 _IDLE_MAX = 4
 _CLIENTS: weakref.WeakSet[HotClient] = weakref.WeakSet()
+
+
+def _give_back(idle: list[Any], pool: Any) -> None:
+    """Return idle connections to the pool they were taken from."""
+    while idle:
+        try:
+            conn = idle.pop()
+        except IndexError:  # another thread took it
+            break
+        try:
+            pool.release(conn)
+        except Exception:  # noqa: BLE001 - interpreter shutdown, a pool already disconnected
+            conn.disconnect()
 
 
 def _take_idle(idle: list[Any]) -> Any:
@@ -564,7 +583,7 @@ def _forget_idle_in_child() -> None:
     # itself by pid, the idle lists are simply dropped
     for client in list(_CLIENTS):
         if client._idle is not None:
-            client._idle = []
+            client._idle.clear()  # in place: the finalizer gives back this very list
 
 
 if hasattr(os, "register_at_fork"):  # not on Windows, where nothing forks
@@ -587,14 +606,19 @@ def _routing_key(args: Sequence[Any]) -> Any:
     return args[1]
 
 
-def _skips_reply(command: Sequence[Any]) -> bool:
-    """``CLIENT REPLY SKIP``: no reply to it nor to the next command."""
-    return (
-        len(command) == 3
-        and str(command[0]).upper() == "CLIENT"
-        and str(command[1]).upper() == "REPLY"
-        and str(command[2]).upper() == "SKIP"
-    )
+def _wrong_node(exc: rx.ResponseError) -> bool:
+    """Whether an error reply says the server is not a usable master (after a failover)."""
+    return isinstance(exc, rx.ReadOnlyError) or str(exc).startswith("MASTERDOWN")
+
+
+def _refuse_reply_mode(command: Sequence[Any]) -> None:
+    """Refuse ``CLIENT REPLY ON|OFF|SKIP``: hotsync reads one reply per command, and a
+    connection whose replies are not the ones expected would hand one caller's reply
+    to another (a server that refuses the command, an ACL without ``CLIENT``, answers
+    it after all)."""
+    if len(command) >= 2 and str(command[0]).upper() == "CLIENT" and str(command[1]).upper() == "REPLY":
+        raise ValueError("CLIENT REPLY cannot be sent through a HotClient: it reads one reply per command "
+                         "(use the redis-py client, HotClient.redis)")
 
 
 #: How a script names which of its keys has the wrong type: "WRONGTYPE ... (key #2)" is KEYS[2].
@@ -609,6 +633,8 @@ def _translate(exc: rx.ResponseError, key: str | None, what: str, keys: Sequence
     script reading a second object's key reports that key, not its first one.
     """
     msg = str(exc)
+    if is_not_applied(exc):  # a refusal (READONLY...) names no script bug, even from a script
+        return exc
     if "WRONGTYPE" in msg:
         named = _KEY_INDEX.search(msg)
         if named is not None and 0 < int(named.group(1)) <= len(keys):

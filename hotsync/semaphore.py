@@ -402,11 +402,8 @@ class _SemaphoreBase:
                 if block < 0.001:
                     token = yield Cmd(("LMOVE", self._main, h.held, "RIGHT", "LEFT"), idempotent=False)
                 else:
-                    # the ZADD's reply is skipped: one sent before the BLMOVE blocks
-                    # would wake this thread once more per wait
-                    _, _, token, unlisted = yield Batch(
+                    listed, token, unlisted = yield Batch(
                         (
-                            Cmd(("CLIENT", "REPLY", "SKIP")),
                             Cmd(("ZADD", self._waiting_key, h.deadline_ms, waiter)),
                             Cmd(("BLMOVE", self._main, h.held, "RIGHT", "LEFT", _seconds(block))),
                             Cmd(("ZREM", self._waiting_key, waiter)),
@@ -414,7 +411,7 @@ class _SemaphoreBase:
                         idempotent=False,
                         block=block,
                     )
-                    for reply in (token, unlisted):
+                    for reply in (listed, token, unlisted):
                         if isinstance(reply, Exception):
                             raise reply
             except OutcomeUnknownError:
