@@ -517,7 +517,11 @@ class _QueueBase:
                 if not block or deadline.expired():
                     raise Empty
                 bound = deadline.block_for(self._due_left())
-                if bound >= 0.001:  # a zset reserve: wait for a wake-up
+                if wait_ms and not native and bound >= 0.001:
+                    # a zset reserve the pop script registered as a waiter: a put wakes
+                    # it through {K}:ready.  Anyone else (a pop that did not register:
+                    # its bound was a due time now past, which the pop has refreshed)
+                    # goes round, to a pop that waits where puts will wake it.
                     yield Cmd(("BZPOPMIN", self._ready, _seconds(bound)), block=bound)
                 continue
             # native: [ack] [prepare] pop [wake putters], one pipeline
