@@ -111,6 +111,7 @@ _ZREQUEUE = script("queue_zrequeue")
 _ZPRE = script("queue_zpre")
 
 _HOST = socket.gethostname().replace("/", "_")
+_MAX_INT_PRIORITY = int(1.7e308)
 _CHUNK = 1000
 #: Seconds a getter trusts the last "nothing delayed, not shut down" answer of the
 #: prepare script and pops natively without it (the fast path).  It bounds how late a
@@ -134,6 +135,15 @@ def _check_timeout(timeout: Any) -> None:
         raise ValueError("'timeout' must be a non-negative number")
 
 
+def _check_limit(limit: Any) -> None:
+    if limit is None:
+        return
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError(f"limit must be an int or None, not {type(limit).__name__}")
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, not {limit}")
+
+
 def _check_delay(delay: Any) -> int:
     if isinstance(delay, bool) or not isinstance(delay, (int, float)):
         raise TypeError(f"delay must be a number of seconds, not {type(delay).__name__}")
@@ -152,6 +162,10 @@ class _Consumer:
     lock: threading.Lock = field(default_factory=threading.Lock)
     held: set[bytes] = field(default_factory=set)
     orphans: list[bytes] = field(default_factory=list)
+    #: messages whose ack/nack raised (Redis unreachable past the retry budget): no
+    #: longer held (an idle consumer gives its list back, so they are redelivered),
+    #: settled again before its next reserve: entry -> (message, "ack"/"nack", delay ms)
+    unsettled: dict[bytes, tuple[Any, str, int]] = field(default_factory=dict)
     reserving: int = 0
     #: monotonic time until which its entry in {K}:consumers certainly lasts (from the
     #: send time of the last prepare that registered it; 0: not registered by a prepare
@@ -208,7 +222,9 @@ class _QueueBase:
         self._lease_ms = int(lease * 1000)
         self._codec = self._client.codec if codec is None else get_codec(codec)
         self._token = uuid.uuid4().hex[:8]
-        self._ids = itertools.count(1)
+        # message ids: (process, prefix, counter), made again in a forked child, whose
+        # ids would otherwise repeat the parent's (and equal delayed envelopes merge)
+        self._idgen = (process_token(), self._token, itertools.count(1))
         self._producers: dict[int, list[Any]] = {}
         self._consumers: dict[int, _Consumer] = {}
         self._due_at: float | None = None
@@ -257,8 +273,9 @@ class _QueueBase:
     def _encode(self, items: Sequence[Any]) -> list[Any]:
         """ARGV of the put script for *items* (TypeError before any write)."""
         dumps = self._codec.dumps
-        token = self._token
-        ids = self._ids
+        owner, token, ids = self._idgen
+        if owner != process_token():
+            owner, token, ids = self._idgen = (process_token(), uuid.uuid4().hex[:8], itertools.count(1))
         # '|id|0|payload': the put script puts the enqueue time in front
         return [f"|{token}{next(ids):x}|0|".encode() + dumps(item) for item in items]
 
@@ -789,6 +806,12 @@ class _QueueBase:
         if ack is not None and ack._consumer is not c:
             ack.ack()
             ack = None
+        try:
+            self._settle_unsettled(c)
+        except BaseException:
+            if ack is not None:
+                self._unsettle(ack, "ack", 0)
+            raise
         with c.lock:
             orphan = c.orphans.pop(0) if c.orphans else None
             if orphan is not None:  # moved to us earlier with its reply lost (see _recover)
@@ -804,6 +827,10 @@ class _QueueBase:
             entry = self._client.drive(self._take_ops(1, block, timeout, c, ack))[0]
             with c.lock:
                 c.held.add(entry)
+        except BaseException:
+            if ack is not None and ack.settled is None:  # its ack rode with the failed reserve
+                self._unsettle(ack, "ack", 0)
+            raise
         finally:
             with c.lock:
                 c.reserving -= 1
@@ -847,15 +874,41 @@ class _QueueBase:
                     idempotent=True)
 
     def _settle(self, msg: Message, how: str, delay: float) -> bool:
+        delay_ms = 0 if how == "ack" else _check_delay(delay)
         if msg.settled is not None:
             return False
-        if how == "ack":
-            return self._finish(msg, how, self._client.perform(self._ack_call(msg)))
-        delay_ms = _check_delay(delay)
-        reply = self._client.perform(self._requeue_call("one", msg._consumer.inflight, "", delay_ms, msg._entry, 1))
+        try:
+            if how == "ack":
+                return self._finish(msg, how, self._client.perform(self._ack_call(msg)))
+            reply = self._client.perform(self._requeue_call("one", msg._consumer.inflight, "", delay_ms, msg._entry,
+                                                            1))
+        except BaseException:
+            self._unsettle(msg, how, delay_ms)
+            raise
         if int(reply[0]) >= 0:
             self._count_requeue(reply)
         return self._finish(msg, how, 1 if int(reply[0]) >= 0 else 0)
+
+    def _unsettle(self, msg: Message, how: str, delay_ms: int) -> None:
+        """An ack/nack of *msg* failed: not held any more (an idle consumer's heartbeat
+        gives it back); the consumer's next reserve settles it first."""
+        c = msg._consumer
+        with c.lock:
+            c.held.discard(msg._entry)
+            c.unsettled[msg._entry] = (msg, how, delay_ms)
+
+    def _settle_unsettled(self, c: _Consumer) -> None:
+        """Settle the messages whose ack/nack failed before (both are safe to repeat:
+        by entry, a message no longer in the in-flight list is left alone)."""
+        while c.unsettled:
+            with c.lock:
+                if not c.unsettled:
+                    break
+                entry, (msg, how, delay_ms) = next(iter(c.unsettled.items()))
+            if msg.settled is None:
+                self._settle(msg, how, delay_ms / 1000)
+            with c.lock:
+                c.unsettled.pop(entry, None)
 
     def _finish(self, msg: Message, how: str, reply: Any) -> bool:
         """Record the outcome of an ack (reply 1/0) or a nack (1/0) of *msg*."""
@@ -863,6 +916,7 @@ class _QueueBase:
         c = msg._consumer
         with c.lock:
             c.held.discard(msg._entry)
+            c.unsettled.pop(msg._entry, None)
         msg.settled = ("acked" if how == "ack" else "nacked") if ok else "lost"
         self._m[how].inc()
         return ok
@@ -945,9 +999,13 @@ class _QueueBase:
 
     def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
         """The dead letters, oldest first (at most *limit*); ``attempts`` counts their deliveries."""
-        raw = self._client.read(Cmd(("LRANGE", self._dead, 0, -1))) or []
+        _check_limit(limit)
+        if limit == 0:
+            return []
+        # newest first in Redis: the oldest *limit* are at the tail
+        raw = self._client.read(Cmd(("LRANGE", self._dead, -limit if limit else 0, -1))) or []
         out = []
-        for entry in reversed(raw[-limit:] if limit else raw):
+        for entry in reversed(raw):
             mid, attempts, value = self._decode_entry(entry)
             out.append(DeadLetter(value, mid, attempts - 1))
         return out
@@ -958,6 +1016,9 @@ class _QueueBase:
 
     def replay_dead(self, limit: int | None = None) -> int:
         """Put dead letters back into the queue (oldest first, attempts reset); return how many."""
+        _check_limit(limit)
+        if limit == 0:
+            return 0
         return self._requeue_all(self._dead, "", replay=True, limit=limit)
 
     def purge_dead(self) -> int:
@@ -1147,6 +1208,8 @@ class PriorityQueue(_QueueBase):
                 )
             if isinstance(prio, float) and not math.isfinite(prio):
                 raise ValueError(f"priority must be finite, not {prio!r}")
+            if not isinstance(prio, float) and abs(prio) > _MAX_INT_PRIORITY:  # before any write
+                raise ValueError(f"priority {prio} is too large: Redis scores are doubles (at most about 1.8e308)")
             argv += (repr(float(prio)) if isinstance(prio, float) else str(int(prio)), payload)
         return argv
 
