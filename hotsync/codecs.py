@@ -39,6 +39,14 @@ class Codec(Protocol):
     def loads(self, data: bytes) -> Any: ...
 
 
+def _not_json(value: Any, exc: BaseException) -> TypeError:
+    why = "a circular reference or too deep nesting" if isinstance(exc, RecursionError) else exc
+    return TypeError(
+        f"cannot encode {type(value).__name__} value as JSON: {why} "
+        "(use codec='pickle' or a custom codec for other types)"
+    )
+
+
 class JsonCodec:
     """Compact JSON (UTF-8).  The default.
 
@@ -51,6 +59,7 @@ class JsonCodec:
 
     def __init__(self) -> None:
         self._enc = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=True)
+        self._sorted = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=True, sort_keys=True)
         # the C encoder JSONEncoder.encode builds on every call; no circular-reference
         # markers (a shared dict would not be thread-safe): a cycle ends in RecursionError
         self._c_enc = _c_make_encoder(
@@ -66,11 +75,18 @@ class JsonCodec:
                 return "".join(self._c_enc(value, 0)).encode()
             return self._enc.encode(value).encode()
         except (TypeError, ValueError, RecursionError) as exc:  # incl. UnicodeEncodeError (lone surrogates)
-            why = "a circular reference or too deep nesting" if isinstance(exc, RecursionError) else exc
-            raise TypeError(
-                f"cannot encode {type(value).__name__} value as JSON: {why} "
-                "(use codec='pickle' or a custom codec for other types)"
-            ) from None
+            raise _not_json(value, exc) from None
+
+    def dumps_sorted(self, value: Any) -> bytes:
+        """As :meth:`dumps`, with the keys of every dict sorted: equal dicts give equal
+        bytes (what a set queue compares its members by)."""
+        if type(value) in _SCALARS:
+            return self.dumps(value)
+        try:
+            _check_str_keys(value)
+            return self._sorted.encode(value).encode()
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise _not_json(value, exc) from None
 
     def loads(self, data: bytes) -> Any:
         text = data.decode()  # always UTF-8: skips json's encoding detection

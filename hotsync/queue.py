@@ -1235,6 +1235,11 @@ class SetQueue(_QueueBase):
     zset of encoded values scored by a sequence number.  ``put_many`` returns how
     many items were actually added.
 
+    Members are equal when their encodings are: with the default json codec, dicts
+    are encoded with sorted keys, so ``{"a": 1, "b": 2}`` and ``{"b": 2, "a": 1}``
+    are one member; ``1`` and ``1.0`` (``"1"`` and ``"1.0"`` in JSON) are two,
+    unlike in a Python ``set``.  A custom codec decides for itself.
+
     Attempts (``max_attempts``) are counted per message, that is per put, not per
     member: a member put again while a copy of it is reserved is a second message
     with its own count, and acking or dead-lettering one copy leaves the other's
@@ -1249,7 +1254,10 @@ class SetQueue(_QueueBase):
     _mode = "fifo"
 
     def _encode(self, items: Sequence[Any]) -> list[Any]:
-        return [self._codec.dumps(item) for item in items]
+        # members are compared as bytes: with the json codec, dicts equal in Python
+        # (keys in another order) must encode alike
+        dumps = getattr(self._codec, "dumps_sorted", self._codec.dumps)
+        return [dumps(item) for item in items]
 
     def _decode(self, raw: bytes) -> Any:
         return self._codec.loads(raw)

@@ -140,3 +140,12 @@ def test_a_priority_too_large_for_a_redis_score_is_refused_before_anything_is_wr
     assert q.unfinished_tasks() == 0
     q.put((-(10**300), "c"))
     assert q.get(timeout=1) == (-(10**300), "c")
+
+
+@pytest.mark.parametrize("cls", [hotsync.SetQueue, hotsync.LifoSetQueue], ids=_name)
+def test_dicts_equal_in_python_are_one_set_queue_member_whatever_their_key_order(client, cls):
+    q = cls(key="setdicts", client=client)
+    assert q.put_many([{"a": 1, "b": {"x": 1, "y": 2}}, {"b": {"y": 2, "x": 1}, "a": 1}]) == 1
+    q.put({"b": {"x": 1, "y": 2}, "a": 1})  # waiting already: a no-op
+    assert q.qsize() == 1
+    assert q.get(timeout=1) == {"a": 1, "b": {"x": 1, "y": 2}}
