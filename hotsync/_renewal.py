@@ -17,10 +17,14 @@ A lease is declared **lost** when
 
 The owner is then told at once through its ``on_lost`` callback (locks set
 their ``lost`` event and turn ``owned()`` false).  Callbacks run on the
-scheduler thread and must be short.  While leases live on more than one server
-(several clients, or cluster nodes), each server's group is renewed on a
-short-lived helper thread, so that a server that stalls holds up only its own
-leases; the callbacks of that group then run on its helper.
+scheduler thread or on a renewal helper, and must be short.
+
+The scheduler thread never waits on a server.  The renewal calls of each group
+(a client, or a cluster node) run on a short-lived helper thread, at most one
+per group at a time, so that a server that stalls holds up only its own leases:
+the others, including leases added during the stall, keep being renewed, and a
+lease of the stalled group is declared lost by the scheduler thread when its
+deadline passes, whatever its helper is still blocked on.
 
 After ``fork()`` the child starts with an empty scheduler and a new process
 token: it inherits no ownership, and its own leases get a fresh thread.
@@ -77,7 +81,10 @@ class Lease:
             left); the first renewal then comes at ``first / 3``.
     """
 
-    __slots__ = ("client", "renew", "ttl", "period", "deadline", "due", "active", "on_lost", "check", "kind", "name")
+    __slots__ = (
+        "client", "renew", "ttl", "period", "deadline", "due", "active", "on_lost", "check", "kind", "name",
+        "entry", "watched",
+    )
 
     def __init__(
         self,
@@ -104,6 +111,8 @@ class Lease:
         self.check = check or _reply_is_one
         self.kind = kind
         self.name = name
+        self.entry = -1  # seq of its live heap entry, -1 for none (see Scheduler)
+        self.watched = False  # its live entry is a deadline watch while its group's helper is out
 
     def __repr__(self) -> str:
         return f"<Lease {self.kind} {self.name!r} active={self.active}>"
@@ -114,7 +123,20 @@ def _reply_is_one(reply: Any) -> bool:
 
 
 class Scheduler:
-    """The renewal thread of this process.  Use :func:`scheduler` to get it."""
+    """The renewal thread of this process.  Use :func:`scheduler` to get it.
+
+    The thread itself never waits on a server.  Each round it takes the leases
+    that are due, sorts them into groups (client, cluster node) and hands each
+    group to a short-lived helper thread, at most one per group at a time.
+    While a group's helper is out, the heap keeps a *watch* entry for each of
+    its leases at the lease's deadline, and leases of that group that come due
+    meanwhile wait (watched too) for the helper to return: a lease whose
+    deadline passes while its server has not answered is declared lost by this
+    thread, at the deadline, whatever its helper is blocked on.
+
+    A heap entry is ``(due, seq, lease)``; only the entry whose ``seq`` is
+    ``lease.entry`` counts, older ones are dropped when they surface.
+    """
 
     def __init__(self) -> None:
         self._cv = threading.Condition(threading.Lock())
@@ -124,18 +146,16 @@ class Scheduler:
         # when the sleeping thread wakes next (-inf while it is busy): an add due
         # later needs no wake-up, so short holds cost no thread switch
         self._wake_at = math.inf
-        self._inflight: set[tuple[int, int]] = set()  # groups being renewed on helper threads
+        # groups whose helper is out -> the leases it renews and those that came due meanwhile
+        self._inflight: dict[tuple[int, int], list[Lease]] = {}
 
     def add(self, lease: Lease) -> None:
         """Start renewing ``lease``."""
         with self._cv:
-            heapq.heappush(self._heap, (lease.due, next(self._seq), lease))
+            self._push(lease)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="hotsync-renewal", daemon=True)
                 self._thread.start()
-            if lease.due < self._wake_at:
-                self._wake_at = lease.due
-                self._cv.notify()
 
     def cancel(self, lease: Lease) -> None:
         """Stop renewing ``lease`` (it is dropped lazily from the heap)."""
@@ -144,7 +164,7 @@ class Scheduler:
     def pending(self) -> int:
         """Number of active leases (for tests and inspection)."""
         with self._cv:
-            return sum(1 for _, _, lease in self._heap if lease.active)
+            return sum(1 for _, seq, lease in self._heap if lease.active and seq == lease.entry)
 
     def _run(self) -> None:
         while True:
@@ -152,7 +172,7 @@ class Scheduler:
                 while True:
                     now = time.monotonic()
                     dropped = None
-                    while self._heap and not self._heap[0][2].active:
+                    while self._heap and not _current(self._heap[0]):
                         dropped = heapq.heappop(self._heap)[0]
                     if self._heap and self._heap[0][0] <= now:
                         break
@@ -163,54 +183,64 @@ class Scheduler:
                     self._wake_at = math.inf if until is None else until
                     self._cv.wait(None if until is None else until - now)
                 self._wake_at = -math.inf
-                due: list[Lease] = []
-                while self._heap and self._heap[0][0] <= now:
-                    lease = heapq.heappop(self._heap)[2]
-                    if lease.active:
-                        due.append(lease)
-            try:
-                self._renew(due)
-            except Exception:  # pragma: no cover - never let the thread die
-                log.exception("hotsync renewal round failed")
-                with self._cv:
-                    for lease in due:
-                        if lease.active:
-                            lease.due = time.monotonic() + 0.1
-                            heapq.heappush(self._heap, (lease.due, next(self._seq), lease))
-
-    def _renew(self, due: list[Lease]) -> None:
-        groups: dict[tuple[int, int], list[Lease]] = {}
-        for lease in due:
-            groups.setdefault(self._group(lease), []).append(lease)
-        lost: list[tuple[Lease, str]] = []
-        first = due[0].client if due else None
-        with self._cv:
-            alone = (
-                len(groups) == 1
-                and not self._inflight
-                and first is not None
-                and not first._cluster
-                and all(lease.client is first for _, _, lease in self._heap if lease.active)
-            )
-        if alone:  # every lease of the process is on this one server: nobody else to hold up
-            lost.extend(self._renew_group(due))
-        else:
-            # leases on several servers (clients, cluster nodes): one that stalls must not
-            # hold up the renewal of the others (their leases would run out there,
-            # unreported), so each group waits for its server on a helper thread
-            for group, leases in groups.items():
-                with self._cv:
-                    self._inflight.add(group)
+                try:
+                    batches, lost = self._take_due(now)
+                except Exception:  # pragma: no cover - never let the thread die
+                    log.exception("hotsync renewal round failed")
+                    continue
+            for group, leases in batches.items():
                 try:
                     threading.Thread(
                         target=self._renew_apart, args=(group, leases), name="hotsync-renewal-group", daemon=True
                     ).start()
-                except BaseException:
+                except Exception:  # noqa: BLE001 - no thread to spare: try again soon
+                    log.exception("hotsync renewal round failed")
                     with self._cv:
-                        self._inflight.discard(group)
-                    raise
-        for lease, reason in lost:
-            self._lose(lease, reason)
+                        self._finish(group, retry=0.1)
+            for lease in lost:
+                self._lose(lease, "unreachable")
+
+    def _take_due(self, now: float) -> tuple[dict[tuple[int, int], list[Lease]], list[Lease]]:
+        """Pop the due leases: batch them per idle group, watch the rest.  Holds _cv.
+
+        Returns the batches to hand to helpers (their groups now in flight) and
+        the leases whose deadline passed while their group's helper was out.
+        """
+        batches: dict[tuple[int, int], list[Lease]] = {}
+        lost: list[Lease] = []
+        while self._heap and self._heap[0][0] <= now:
+            entry = heapq.heappop(self._heap)
+            if not _current(entry):
+                continue
+            lease = entry[2]
+            try:
+                group = self._group(lease)
+            except Exception:  # noqa: BLE001 - cluster routing failed: try again soon
+                log.exception("hotsync renewal could not route %r", lease)
+                lease.due = now + 0.1
+                self._push(lease)
+                continue
+            waiting = self._inflight.get(group)
+            if waiting is None:  # idle group: renew it on a helper of its own
+                batches.setdefault(group, []).append(lease)
+            elif now >= lease.deadline:  # its server has not answered in time
+                lease.entry, lease.watched = -1, False  # neither its helper nor _finish puts it back
+                lost.append(lease)
+            else:  # its server is busy with an earlier round: wait for it, until the deadline
+                if not lease.watched:
+                    waiting.append(lease)
+                self._watch(lease)
+        for group, leases in batches.items():
+            self._inflight[group] = list(leases)
+            for lease in leases:
+                self._watch(lease)
+        return batches, lost
+
+    def _watch(self, lease: Lease) -> None:
+        """Re-enter ``lease`` at its deadline while its group's helper is out.  Holds _cv."""
+        lease.due = lease.deadline
+        self._push(lease)
+        lease.watched = True
 
     @staticmethod
     def _group(lease: Lease) -> tuple[int, int]:
@@ -219,26 +249,34 @@ class Scheduler:
         return id(client), id(node)
 
     def _renew_apart(self, group: tuple[int, int], leases: list[Lease]) -> None:
-        """Renew one group on a helper thread (see :meth:`_renew`)."""
+        """Renew one group on its helper thread (see :meth:`_run`)."""
+        lost: list[tuple[Lease, str]] = []
+        retry = 0.0
         try:
             lost = self._renew_group(leases)
         except Exception:  # pragma: no cover - never lose track of a lease
             log.exception("hotsync renewal round failed")
-            lost = []
-            with self._cv:
-                for lease in leases:
-                    if lease.active:
-                        lease.due = time.monotonic() + 0.1
-                        self._push(lease)
+            retry = 0.1
         finally:
             with self._cv:
-                self._inflight.discard(group)
+                self._finish(group, retry)
         for lease, reason in lost:
             self._lose(lease, reason)
 
+    def _finish(self, group: tuple[int, int], retry: float) -> None:
+        """The helper of ``group`` is back: leases it left watched are due again.  Holds _cv."""
+        due = time.monotonic() + retry
+        for lease in self._inflight.pop(group, ()):
+            if lease.active and lease.watched:
+                lease.due = due
+                self._push(lease)
+
     def _push(self, lease: Lease) -> None:
-        """Put ``lease`` back in the heap; wake the thread if it is due sooner.  Holds _cv."""
-        heapq.heappush(self._heap, (lease.due, next(self._seq), lease))
+        """Make ``lease``'s heap entry the one at ``lease.due``; wake the thread if it is due sooner.  Holds _cv."""
+        seq = next(self._seq)
+        lease.entry = seq
+        lease.watched = False
+        heapq.heappush(self._heap, (lease.due, seq, lease))
         if lease.due < self._wake_at:
             self._wake_at = lease.due
             self._cv.notify()
@@ -255,6 +293,7 @@ class Scheduler:
             replies = client.execute_many(commands, key=leases[0].renew.keys[0], timeout=wait)
         except Exception as exc:  # noqa: BLE001 - connection trouble: try again soon
             replies = [exc] * len(leases)
+        renewed: list[Lease] = []
         retry_at: list[Lease] = []
         for lease, reply in zip(leases, replies):
             if not lease.active:
@@ -278,30 +317,40 @@ class Scheduler:
                 alive = True
             if alive:
                 client.metrics.renewals.labels(lease.kind, client.metrics.name(lease.name), "ok").inc()
-                lease.deadline = sent + lease.ttl
-                lease.due = sent + lease.period
+                renewed.append(lease)
             else:
                 lost.append((lease, "expired"))
-                continue
-            with self._cv:
-                self._push(lease)
         now = time.monotonic()
-        with self._cv:
+        with self._cv:  # under the lock: the scheduler thread judges watched leases by their deadline
+            for lease, _ in lost:
+                lease.entry, lease.watched = -1, False  # _finish must not put it back
+            for lease in renewed:
+                if lease.active and lease.entry != -1:  # not declared lost meanwhile
+                    lease.deadline = sent + lease.ttl
+                    lease.due = sent + lease.period
+                    self._push(lease)
             for lease in retry_at:
-                lease.due = now + min(0.25, max((lease.deadline - now) / 4, 0.01))
-                self._push(lease)
+                if lease.active and lease.entry != -1:
+                    lease.due = now + min(0.25, max((lease.deadline - now) / 4, 0.01))
+                    self._push(lease)
         return lost
 
     def _lose(self, lease: Lease, reason: str) -> None:
-        if not lease.active:
-            return
-        lease.active = False
+        with self._cv:  # the scheduler thread and a helper may both give up on it
+            if not lease.active:
+                return
+            lease.active = False
         m = lease.client.metrics
         m.leases_lost.labels(lease.kind, m.name(lease.name), reason).inc()
         try:
             lease.on_lost(reason)
         except Exception:  # noqa: BLE001
             log.exception("hotsync on_lost callback failed for %r", lease)
+
+
+def _current(entry: tuple[float, int, Lease]) -> bool:
+    """Whether a heap entry is its lease's live one."""
+    return entry[2].active and entry[1] == entry[2].entry
 
 
 _scheduler: Scheduler | None = None
