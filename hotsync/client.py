@@ -240,24 +240,28 @@ class HotClient:
         except rx.AskError as exc:
             if isinstance(exc, rx.MovedError) or not self._cluster:
                 raise
-            return self._ask(exc, args, timeout)
+            reply = self._ask(exc, [args], timeout)[0]
+            if isinstance(reply, Exception):
+                raise reply from None
+            return reply
 
-    def _ask(self, ask: rx.AskError, args: Sequence[Any], timeout: Any) -> Any:
-        """Follow an ``-ASK`` redirect (the slot is being migrated and the key is not on
-        its old node yet): ``ASKING`` then the command, on the migration's target node."""
+    def _ask(self, ask: rx.AskError, commands: Sequence[Sequence[Any]], timeout: Any) -> list[Any]:
+        """Follow an ``-ASK`` redirect (the slot is being migrated and the keys are not on
+        its old node yet): each command, behind its own ``ASKING``, on the migration's
+        target node.  Returns their replies (errors as exception instances)."""
         cluster: redis.RedisCluster = self.redis  # type: ignore[assignment]
         node = cluster.nodes_manager.get_node(ask.host, ask.port)
         if node is None:
             raise ask
         if node.redis_connection is None:  # pragma: no cover - redis-py creates them eagerly
             cluster.nodes_manager.create_redis_connections([node])
-        commands = (("ASKING",), tuple(args))
-        replies = self._exchange(None, lambda conn: [b"".join(b"".join(_pack(conn, c)) for c in commands)],
-                                 2, timeout, keep_errors=True, pool=node.redis_connection.connection_pool)
-        for reply in replies:
+        asked = [c for command in commands for c in (("ASKING",), tuple(command))]
+        replies = self._exchange(None, lambda conn: [b"".join(b"".join(_pack(conn, c)) for c in asked)],
+                                 len(asked), timeout, keep_errors=True, pool=node.redis_connection.connection_pool)
+        for reply in replies[0::2]:
             if isinstance(reply, Exception):
                 raise reply
-        return replies[1]
+        return replies[1::2]
 
     def execute_many(
         self,
@@ -281,6 +285,10 @@ class HotClient:
         moved = [r for r in replies if isinstance(r, rx.MovedError)]
         if moved:
             self._on_response_error(moved[0])
+        if not transaction and self._cluster and replies and all(_asks(r, replies[0]) for r in replies):
+            # the slot is being migrated and none of the keys is on this node any more:
+            # the whole batch goes to the target node (partly moved: the errors stay)
+            replies = self._ask(replies[0], commands, timeout)
         if not transaction:
             refused = [r for r in replies if isinstance(r, rx.ResponseError) and is_not_applied(r)]
             if refused and (len(refused) == len(replies) or any(isinstance(r, rx.ReadOnlyError) for r in refused)):
@@ -604,6 +612,12 @@ def _routing_key(args: Sequence[Any]) -> Any:
     if name == "CLIENT":
         return None
     return args[1]
+
+
+def _asks(reply: Any, first: Any) -> bool:
+    """Whether ``reply`` is an ``-ASK`` redirect to the node ``first`` (one) names."""
+    return (type(reply) is rx.AskError and type(first) is rx.AskError
+            and (reply.host, reply.port) == (first.host, first.port))
 
 
 def _wrong_node(exc: rx.ResponseError) -> bool:

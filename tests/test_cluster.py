@@ -123,3 +123,34 @@ def test_a_fair_semaphore_release_wakes_the_next_in_line_from_inside_its_script_
     holder.release()
     t.join(10)
     assert got == [True] and time.monotonic() - start < 1.0
+
+
+def test_a_batch_whose_slot_is_being_migrated_follows_the_ask_redirect(cluster_client, cluster):
+    # a single command followed -ASK, a pipeline handed the AskErrors back as replies
+    from redis.cluster import key_slot
+
+    from hotsync._ops import Batch, Cmd
+
+    key = "{askbatch}"
+    slot = key_slot(key.encode())
+    source_port = cluster_client.redis.get_node_from_key(key).port
+    nodes = {s.port: redis.Redis(port=s.port) for s in cluster}
+    source = nodes[source_port]
+    target = next(r for port, r in nodes.items() if port != source_port)
+    source_id, target_id = (n.execute_command("CLUSTER", "MYID").decode() for n in (source, target))
+    target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+    source.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+    try:
+        replies = cluster_client.perform(Batch((Cmd(("INCR", key + ":n")), Cmd(("GET", key + ":n"))),
+                                               idempotent=False))
+        assert replies == [1, b"1"]
+        assert cluster_client.command("GET", key + ":n") == b"1"
+    finally:
+        pipe = target.pipeline(transaction=False)  # the key went to the importing node
+        pipe.execute_command("ASKING")
+        pipe.execute_command("DEL", key + ":n")
+        pipe.execute()
+        for n in (source, target):
+            n.execute_command("CLUSTER", "SETSLOT", slot, "NODE", source_id)
+        for n in nodes.values():
+            n.close()
