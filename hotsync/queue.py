@@ -245,7 +245,8 @@ class _QueueBase:
             for op in ("put", "get", "reserve", "ack", "nack", "redelivered", "dead_lettered", "replayed")
         }
         reply = self._client.perform(
-            Eval(_INIT, (self._meta, main), (type(self).__name__, maxsize, "" if max_attempts is None else max_attempts,
+            Eval(_INIT, (self._meta, main), (type(self).__name__, self._bounded,  # <= 0: unbounded, as 0
+                                              "" if max_attempts is None else max_attempts,
                                               "zset" if self._zset else "list"))
         )
         code = int(reply[0])

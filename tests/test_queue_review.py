@@ -149,3 +149,12 @@ def test_dicts_equal_in_python_are_one_set_queue_member_whatever_their_key_order
     q.put({"b": {"x": 1, "y": 2}, "a": 1})  # waiting already: a no-op
     assert q.qsize() == 1
     assert q.get(timeout=1) == {"a": 1, "b": {"x": 1, "y": 2}}
+
+
+def test_a_negative_maxsize_is_unbounded_like_zero_and_agrees_with_it_on_one_key(client):
+    # queue.Queue: maxsize <= 0 means infinite; Queue(-1) and Queue(0) once conflicted
+    a = hotsync.Queue(-1, key="negmax", client=client)
+    b = hotsync.Queue(0, key="negmax", client=client)
+    a.put_many(range(50))
+    assert not a.full() and not b.full()
+    assert b.qsize() == 50
