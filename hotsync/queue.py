@@ -43,7 +43,8 @@ key                        type    contents / lifetime
                                    their wait; TTL
 ``{K}:ready``              zset    zset queues: wake-ups (``w1``, ``w2``...) for blocked
                                    getters and waiters; TTL
-``{K}:putters``            zset    putters waiting for space -> deadline; TTL
+``{K}:putters``            zset    putters waiting for space (``id|items it puts``) ->
+                                   deadline; TTL
 ``{K}:space``              list    wake-ups for putters; TTL
 ``{K}:joiners``            zset    ``join()`` waiters -> deadline; TTL
 ``{K}:joined``             list    wake-ups for ``join()`` waiters; TTL
@@ -57,7 +58,7 @@ key                        type    contents / lifetime
                                    reserve moves the count into its envelope; dropped
                                    when nothing waits); ``deliveries|score`` while one
                                    nacked with a delay is delayed (it keeps its stamp,
-                                   its id)
+                                   its id).  TTL a week, renewed while items wait
 =========================  ======  ==================================================
 
 Scripts: ``lua/queue_*.lua`` (list queues and shared steps) and

@@ -7,7 +7,8 @@
 --
 -- Returns {1 renewed | 0 it was not registered (never, or reaped: its in-flight list
 -- was taken back), dead consumer ids...} (at most 10 dead ids per call).  Registers
--- the consumer in both cases ('' only reports the dead).
+-- the consumer in both cases ('' only reports the dead).  KEYS[1] has no TTL: it is
+-- how a dead consumer's in-flight list is found, however late the next consumer comes.
 local consumers = KEYS[1]
 local consumer, lease = ARGV[1], tonumber(ARGV[2])
 

@@ -5,7 +5,7 @@
 -- KEYS[1] queue      list of envelopes; may also hold wake markers ('') at its right end
 -- KEYS[2] meta       hash {shutdown, ...}
 -- KEYS[3] delayed    zset envelope -> due time (server ms)
--- KEYS[4] putters    zset putter -> registration deadline (server ms)
+-- KEYS[4] putters    zset 'putter|need' -> registration deadline (server ms)
 -- KEYS[5] space      list: one element wakes one putter
 -- KEYS[6] consumers  zset consumer -> heartbeat deadline (server ms)
 -- KEYS[7] inflight   list: the caller's in-flight messages (reserve only)
@@ -16,10 +16,14 @@
 -- ARGV[5] lease      consumer lease in ms
 --
 -- Returns {1, envelope...} or {0, shutdown 0/1, ms until the next due item or -1}.
+-- A shut-down queue whose delayed set still holds items answers shutdown 0: its
+-- getters wait for those items (the due time tells them how long), then drain them.
+-- Putters are woken as wake_putters decides for the slots now free.
 local queue, meta, delayed, putters, space = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local consumers, inflight = KEYS[6], KEYS[7]
 local n, lifo, maxsize = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3])
 local consumer, lease = ARGV[4], tonumber(ARGV[5])
+-- @include wake_putters
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -47,19 +51,16 @@ while #got < n and skipped < 1000 do
   end
 end
 if #got == 0 then
-  return {0, redis.call('HGET', meta, 'shutdown') and 1 or 0, nextdue}
+  local shut = redis.call('HGET', meta, 'shutdown') and nextdue < 0 and 1 or 0
+  return {0, shut, nextdue}
 end
 if consumer ~= '' then
   redis.call('ZADD', consumers, now + lease, consumer)
 end
-if maxsize > 0 then
-  redis.call('ZREMRANGEBYSCORE', putters, '-inf', now)
-  local w = redis.call('ZCARD', putters)
-  if w > 0 then
-    local push = math.min(w, #got) - redis.call('LLEN', space)
-    for _ = 1, push do redis.call('LPUSH', space, '1') end
-    redis.call('PEXPIRE', space, 60000)
-  end
+if maxsize > 0 and redis.call('EXISTS', putters) == 1 then
+  local len = redis.call('LLEN', queue)
+  if len > 0 then len = len - #redis.call('LPOS', queue, '', 'RANK', -1, 'COUNT', 0, 'MAXLEN', 1000) end
+  wake_putters(putters, space, maxsize - len - redis.call('ZCARD', delayed), now)
 end
 table.insert(got, 1, 1)
 return got

@@ -16,7 +16,9 @@
 -- ARGV[5] getter     getter id to register for 60 s ('' = registered already)
 --
 -- Returns {shutdown 0/1, ms until the next delayed item is due or -1, items}: items
--- (waiting, markers excluded) is counted only when shut down, else -1.  When the
+-- (waiting, markers excluded) is counted only when shut down, else -1.  A shut-down
+-- queue whose delayed set still holds items answers 0 (not shut down yet): its getters
+-- keep waiting for those items (until the next due time), and drain them.  When the
 -- caller is to be registered and KEYS[1] holds another Redis type: a WRONGTYPE error,
 -- no registration written, and the caller's guard entry (score 0, added just before
 -- in the same pipeline) removed from KEYS[5], so the pop that fails next leaves nothing.
@@ -58,6 +60,9 @@ end
 if getter ~= '' then
   redis.call('ZADD', getters, clock() + 60000, getter)
   redis.call('PEXPIRE', getters, 70000)
+end
+if shut == 1 and nextdue >= 0 then
+  shut = 0 -- delayed items are still to be handed out: wait for them
 end
 local items = -1
 if shut == 1 then

@@ -7,7 +7,8 @@
 -- KEYS[2] meta      hash {shutdown, unfinished, ...}
 -- KEYS[3] producer  string: last request applied by this producer (retry guard)
 -- KEYS[4] delayed   zset envelope -> due time (server ms)        (full shape only)
--- KEYS[5] putters   zset putter -> registration deadline (ms)    (full shape only)
+-- KEYS[5] putters   zset 'putter|n' -> registration deadline (ms) (full shape only;
+--                   n: the items it waits to put, see wake_putters)
 -- KEYS[6] getters   zset getter -> registration expiry (ms)      (full shape only)
 -- ARGV[1] request   '' (no retry guard), or '[?]n/[+]ttl': this producer's request
 --                   number n; '?' marks a retry (check the guard first); ttl: ms the
@@ -22,7 +23,8 @@
 --
 -- Returns n >= 0 added, -1 already applied (a retry), -2 shut down, or -3 - free
 -- when full (free >= 0 slots).  The enqueue time is the server's clock (ms), or the
--- due time of a delayed put.  Invariant: all or nothing.
+-- due time of a delayed put.  Invariant: all or nothing.  The putters key's TTL
+-- is only ever extended here (other putters may wait longer).
 local queue, meta, producer = KEYS[1], KEYS[2], KEYS[3]
 local delayed, putters, getters = KEYS[4], KEYS[5], KEYS[6]
 local first, maxsize, wait, putter, delay, strict = 2, 0, 0, '', 0, false
@@ -31,6 +33,7 @@ if delayed then
   delay, strict = tonumber(ARGV[5]), ARGV[6] == '1'
 end
 local n = #ARGV - first + 1
+local registered = putter .. '|' .. n -- as wake_putters reads it
 -- @include request
 
 local req, guard, applied = split_request(producer, ARGV[1])
@@ -60,8 +63,8 @@ if maxsize > 0 then
   if count + n > maxsize then
     if strict then return redis.error_reply('hotsync Full: queue ' .. queue .. ' is full') end
     if wait > 0 then
-      redis.call('ZADD', putters, now + wait, putter)
-      redis.call('PEXPIRE', putters, wait + 1000)
+      redis.call('ZADD', putters, now + wait, registered)
+      if redis.call('PTTL', putters) < wait + 1000 then redis.call('PEXPIRE', putters, wait + 1000) end
     end
     return -3 - math.max(maxsize - count, 0)
   end
@@ -90,6 +93,6 @@ if n > 0 then
 end
 mark_request(producer, req, guard)
 if wait > 0 then
-  redis.call('ZREM', putters, putter)
+  redis.call('ZREM', putters, registered)
 end
 return n

@@ -20,6 +20,8 @@
 -- holds another Redis type.
 -- List queues get one wake marker per registered getter at the end getters reach
 -- last (left for FIFO, right for LIFO), so getters drain what is left, then wake.
+-- Counting a list's items skips the markers at either end (within 1000 of it): a
+-- second shutdown finds those of the first at the far end.
 local queue, meta, delayed, getters, ready = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local joiners, joined, putters, space, waiters = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local immediate, layout = ARGV[1] == '1', ARGV[2]
@@ -33,7 +35,13 @@ if zset then
   len = redis.call('ZCARD', queue)
 else
   len = redis.call('LLEN', queue)
-  if len > 0 then len = len - #redis.call('LPOS', queue, '', 'RANK', -1, 'COUNT', 0, 'MAXLEN', 1000) end
+  if len > 0 then
+    local all = len
+    len = len - #redis.call('LPOS', queue, '', 'RANK', -1, 'COUNT', 0, 'MAXLEN', 1000)
+    if all > 1000 then -- the head too (the far end), without counting a marker twice
+      len = len - #redis.call('LPOS', queue, '', 'COUNT', 0, 'MAXLEN', math.min(1000, all - 1000))
+    end
+  end
 end
 redis.call('HSET', meta, 'shutdown', '1')
 local dropped = 0

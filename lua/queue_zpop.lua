@@ -6,14 +6,15 @@
 -- KEYS[2] meta       hash {shutdown, seq (last stamp), ...}
 -- KEYS[3] delayed    zset member -> due time (server ms)
 -- KEYS[4] waiters    zset blocked reserve() waiter -> time its wait ends (server ms)
--- KEYS[5] putters    zset putter -> registration deadline (server ms)
+-- KEYS[5] putters    zset 'putter|need' -> registration deadline (server ms)
 -- KEYS[6] space      list of wake-ups for putters
 -- KEYS[7] consumers  zset consumer -> heartbeat deadline (server ms)
 -- KEYS[8] inflight   list: the caller's in-flight messages (reserve only)
 -- KEYS[9] attempts   hash member -> deliveries of its waiting copy (set queues; dropped
 --                    when nothing waits); 'deliveries|score' while a member nacked with a
 --                    delay waits (zpromote).  A popped member's count leaves the hash (a
---                    reserve carries it in the envelope).
+--                    reserve carries it in the envelope).  Its TTL (a week) is renewed
+--                    after a pop (see queue_zrequeue).
 -- ARGV[1] n          most items to take (>= 1)
 -- ARGV[2] waiter     waiter id
 -- ARGV[3] wait       ms to stay registered as a blocked getter when empty (0 = don't)
@@ -24,14 +25,18 @@
 --
 -- Returns {1, item...} (plain get: members; reserve: in-flight envelopes
 -- 'id|deliveries|score|payload'), or {0, shutdown 0/1, ms until the next due item or -1}.
+-- A shut-down queue whose delayed set still holds items answers shutdown 0 (and
+-- registers the waiter): getters wait for those items, then drain them.
 -- Promoted delayed items get a fresh stamp (see queue_zput), except redelivered ones
 -- (nacked with a delay), which keep their stamp: it is their id.
+-- Putters are woken as wake_putters decides for the slots now free.
 local queue, meta, delayed, waiters, putters, space = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local consumers, inflight, attempts = KEYS[7], KEYS[8], KEYS[9]
 local n, waiter, wait, consumer = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local lease, mode, maxsize = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 
 -- @include zpromote
+-- @include wake_putters
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -42,7 +47,7 @@ end
 
 local popped = redis.call('ZPOPMIN', queue, n)
 if #popped == 0 then
-  local shut = redis.call('HGET', meta, 'shutdown') and 1 or 0
+  local shut = redis.call('HGET', meta, 'shutdown') and nextdue < 0 and 1 or 0
   if wait > 0 and shut == 0 then
     redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now - 2000)
     redis.call('ZADD', waiters, now + wait, waiter)
@@ -72,16 +77,14 @@ for i = 1, #popped, 2 do
   end
   out[#out + 1] = item
 end
+if mode ~= 'pq' then
+  redis.call('PEXPIRE', attempts, 604800000) -- (a no-op when there is no count)
+end
 if consumer ~= '' then
   redis.call('ZADD', consumers, now + lease, consumer)
 end
-if maxsize > 0 then
-  redis.call('ZREMRANGEBYSCORE', putters, '-inf', now)
-  local w = redis.call('ZCARD', putters)
-  if w > 0 then
-    local push = math.min(w, #out - 1) - redis.call('LLEN', space)
-    for _ = 1, push do redis.call('LPUSH', space, '1') end
-    redis.call('PEXPIRE', space, 60000)
-  end
+if maxsize > 0 and redis.call('EXISTS', putters) == 1 then
+  local free = maxsize - redis.call('ZCARD', queue) - redis.call('ZCARD', delayed)
+  wake_putters(putters, space, free, now)
 end
 return out

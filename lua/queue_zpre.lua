@@ -16,7 +16,11 @@
 -- ARGV[3] getter    getter id to register for 60 s ('' = registered already)
 --
 -- Returns {shutdown 0/1, ms until the next delayed item is due or -1, items waiting};
--- a WRONGTYPE error (nothing written) when KEYS[1] holds another Redis type.
+-- a WRONGTYPE error (nothing written) when KEYS[1] holds another Redis type.  A
+-- shut-down queue whose delayed set still holds items answers shutdown 0: its getters
+-- wait for those items (until the next due time), then drain them.
+-- Set queues: while items wait or are delayed, the TTL of KEYS[6] is renewed (see
+-- queue_zrequeue: it only expires after a week without any get).
 -- Promoted delayed items get a fresh stamp, redelivered ones keep theirs (see queue_zpop).
 local queue, meta, delayed, getters, ready, attempts = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local bound, mode, getter = tonumber(ARGV[1]), ARGV[2], ARGV[3]
@@ -30,9 +34,15 @@ if redis.call('EXISTS', delayed) == 1 then
   nextdue = promote_due(queue, meta, delayed, attempts, mode, clock())
 end
 local items = redis.call('ZCARD', queue) -- before any write of its own (WRONGTYPE: none)
+if shut == 1 and nextdue >= 0 then
+  shut = 0 -- delayed items are still to be handed out: wait for them
+end
 if getter ~= '' then
   redis.call('ZADD', getters, clock() + 60000, getter)
   redis.call('PEXPIRE', getters, 70000)
+end
+if mode ~= 'pq' and (items > 0 or nextdue >= 0) then
+  redis.call('PEXPIRE', attempts, 604800000) -- (a no-op when there is no count)
 end
 if items == 0 then
   if nextdue < 0 and mode ~= 'pq' then

@@ -7,7 +7,11 @@
 -- KEYS[2] meta      hash {shutdown, unfinished, seq (last stamp), ...}
 -- KEYS[3] delayed   zset (same members) -> due time (server ms)
 -- KEYS[4] producer  string: last request applied by this producer (retry guard)
--- KEYS[5] putters   zset putter -> registration deadline (server ms)
+-- KEYS[5] putters   zset 'putter|n' -> registration deadline (server ms); n: the
+--                   items it waits to add (see wake_putters).  Set queues count the
+--                   members not waiting yet, which may change between its tries: an
+--                   entry left by an earlier try lasts until its deadline (at worst a
+--                   spare wake-up)
 -- KEYS[6] waiters   zset reserve() waiter -> time its wait ends (server ms)
 -- KEYS[7] ready     zset of wake-ups for blocked getters and waiters
 -- KEYS[8] attempts  hash member -> deliveries (set queues)
@@ -62,7 +66,7 @@ if maxsize > 0 then
   if count + #new > maxsize then
     if strict then return redis.error_reply('hotsync Full: queue ' .. queue .. ' is full') end
     if wait > 0 then
-      redis.call('ZADD', putters, now + wait, putter)
+      redis.call('ZADD', putters, now + wait, putter .. '|' .. #new)
       if redis.call('PTTL', putters) < wait + 1000 then redis.call('PEXPIRE', putters, wait + 1000) end
     end
     return -3 - math.max(maxsize - count, 0)
@@ -103,6 +107,6 @@ if #new > 0 then
 end
 mark_request(producer, req, guard)
 if wait > 0 then
-  redis.call('ZREM', putters, putter)
+  redis.call('ZREM', putters, putter .. '|' .. #new)
 end
 return #new

@@ -15,7 +15,10 @@
 -- KEYS[10] ready     zset of wake-ups for blocked getters and waiters
 -- KEYS[11] attempts  hash member -> deliveries of its waiting copy (set queues);
 --                    'deliveries|score' for a member nacked with a delay (its stamp,
---                    restored when it is due)
+--                    restored when it is due).  Its TTL is renewed to a week whenever
+--                    this script writes it, and by queue_zpre / queue_zpop while items
+--                    wait (a native pop never clears a count: an idle queue's hash
+--                    goes away on its own)
 -- KEYS[12] getters   zset getter (thread of a queue object) -> registration expiry (ms)
 -- ARGV[1] mode       'one' (nack ARGV[4]), 'all' (every message of source), 'reap' ('all',
 --                    but only while ARGV[2]'s lease has run out), 'replay'
@@ -112,6 +115,9 @@ for i = 1, #todo do
 end
 
 if last then redis.call('HSET', meta, 'seq', string.format('%.0f', last)) end
+if qmode ~= 'pq' and requeued + merged > 0 then
+  redis.call('PEXPIRE', attempts, 604800000) -- (a no-op when no count was written)
+end
 local change = (mode == 'replay' and requeued or 0) - deadn - (mode == 'replay' and 0 or merged)
 if change ~= 0 then
   local u = redis.call('HINCRBY', meta, 'unfinished', change)
