@@ -19,11 +19,15 @@ from ._renewal import Lease, scheduler
 __all__ = ["wake", "start_ticket"]
 
 
+def _name(waiter: bytes | str) -> str:
+    return waiter.decode() if isinstance(waiter, bytes) else str(waiter)
+
+
 def wake(prefix: str, waiters: Iterable[bytes | str], ttl_ms: int) -> Batch:
     """One round trip that pushes each waiter's wake-up list (kept ``ttl_ms``)."""
     calls: list[Cmd] = []
     for w in waiters:
-        key = prefix + (w.decode() if isinstance(w, bytes) else str(w))
+        key = prefix + _name(w)
         calls += [Cmd(("LPUSH", key, "1")), Cmd(("PEXPIRE", key, ttl_ms))]
     return Batch(tuple(calls))
 
@@ -40,14 +44,19 @@ def start_ticket(
     ``wake_ms``.  A lost ticket only costs the place in line: ``waiter`` (blocked
     on its own wake-up list, where nobody would push now) is woken, so that its
     next acquire round joins again, and starts a new ticket (the caller checks
-    ``lease.active``).  Not when Redis is unreachable: the push could not land, and
-    retrying it here would hold up the renewal thread (and every other lease's
-    loss report) for the retry budget.
+    ``lease.active``).  A waiter whose call stopped waiting cancels its ticket,
+    which then pushes its list no more.  Not when Redis is unreachable: the push
+    could not land, and retrying it here would hold up the renewal thread (and
+    every other lease's loss report) for the retry budget.
     """
 
     def check(reply: Any) -> bool:
         if reply[0] == 1 and len(reply) > 1:
-            client.perform(wake(prefix, reply[1:], wake_ms))
+            # not the waiter itself once its call stopped waiting (it cancels the ticket
+            # then): nobody would pop that push
+            heads = [w for w in reply[1:] if lease.active or _name(w) != waiter]
+            if heads:
+                client.perform(wake(prefix, heads, wake_ms))
         return reply[0] == 1
 
     def lapsed(reason: str) -> None:

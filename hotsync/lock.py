@@ -44,6 +44,15 @@ _FORCE = script("lock_force_release")
 
 _HOST = socket.gethostname().replace("/", "_")
 
+#: Seconds a final release's request id is remembered beyond the client's retry
+#: budget: the lost attempt's own time on the wire and the server, before the retry.
+_RELEASE_MEMORY_MARGIN = 30.0
+
+
+def _release_memory_ms(client: HotClient) -> int:
+    """How long (ms) ``{K}:released`` remembers a final release: its retries end sooner."""
+    return int((client.retry.budget + _RELEASE_MEMORY_MARGIN) * 1000)
+
 
 _ids = itertools.count(1)
 
@@ -161,6 +170,7 @@ class _LockBase:
         self._wait_prefix = _keys.aux(main, "w:")  # + "<req>#<owner>": a waiting call's wake-up list
         self._line_key = _keys.aux(main, "line")
         self._tickets_key = _keys.aux(main, "tickets")
+        self._released_key = _keys.aux(main, "released")
         self.lease = float(lease)
         self._lease_ms = max(int(lease * 1000), 10)
         self.auto_renew = bool(auto_renew)
@@ -287,6 +297,10 @@ class _LockBase:
                 grant = self._script_grant(reply, "lock_acquire_fair", sent)
                 if grant is not None:
                     in_line = False  # the grant took us out of the line
+                    if ticket is not None:
+                        # the call waits no more: a later heartbeat of the ticket would
+                        # find it out of line and push a wake-up nobody pops
+                        scheduler().cancel(ticket)
                     return grant
                 if not blocking:
                     return None
@@ -297,9 +311,11 @@ class _LockBase:
                 if ticket is None or not ticket.active:  # none yet, or it lapsed: this attempt rejoined
                     ticket = self._start_ticket(member, sent)
                 pttl = int(reply[1])
-                # not at the head: the head's release (or a ticket) wakes us
-                bound = pttl / 1000.0 if pttl >= 0 and int(reply[2]) == 0 else None
-                block = deadline.block_for(bound)
+                # the release before ours (or a ticket) wakes us; whatever our place in
+                # line, the wait ends with the current hold's lease (the holder's, or a
+                # grant to a waiter ahead of us): a holder or a granted waiter that died
+                # releases nothing, and the next attempt finds the lock free
+                block = deadline.block_for(pttl / 1000.0 if pttl >= 0 else None)
                 if block < 0.001:
                     continue
                 try:
@@ -329,7 +345,8 @@ class _LockBase:
         sent = time.monotonic()
         reply = yield Eval(
             _LEAVE,
-            (self._main, self._line_key, self._tickets_key, self._fence_key, self._waiters_key, self._signal_key),
+            (self._main, self._line_key, self._tickets_key, self._fence_key, self._waiters_key, self._signal_key,
+             self._wait_key(f"{req}#{owner}")),
             (req, owner, self._lease_ms),
         )
         if reply[0] == 2:
@@ -343,8 +360,10 @@ class _LockBase:
     def _release_ops(self, owner: str, req: str, token: int | None = None) -> Ops:
         reply = yield Eval(
             _RELEASE,
-            (self._main, self._fence_key, self._waiters_key, self._signal_key, self._line_key, self._tickets_key),
-            (owner, req, self._lease_ms, 1, self._wait_prefix, "" if token is None else str(token)),  # 1: starvation
+            (self._main, self._fence_key, self._waiters_key, self._signal_key, self._line_key, self._tickets_key,
+             self._released_key),
+            (owner, req, self._lease_ms, 1, self._wait_prefix, "" if token is None else str(token),  # 1: starvation
+             _release_memory_ms(self._client)),
         )
         code = reply[0]
         if code == 0:
@@ -482,15 +501,24 @@ class _LockBase:
                 f"{self._cls} {self.key!r} was acquired by process {hold.pid}; a forked child does not own it",
                 key=self.key,
             )
+        if hold.depth <= 1 and hold.lease is not None:
+            # the last level: stop renewing before the release is sent.  A renewal still
+            # in flight may reach Redis after the release and answer "not held"; with
+            # the lease inactive the scheduler does not report that as a loss
+            scheduler().cancel(hold.lease)
+        # decide on what was known before the release was sent, and on its answer: the
+        # renewal thread may set hold.lost meanwhile (a renewal that ran before the
+        # release and found the hold gone: the release then answers "not held" too)
+        lost = hold.lost
         try:
             left = self._client.drive(self._release_ops(hold.owner, _new_id(), hold.fence))
         except BaseException:
             self._drop(hold)  # let the lease run out rather than renew a hold we may not have
             raise
-        if left is None or hold.lost is not None:
+        if left is None or lost is not None:
+            reason = lost or hold.lost or "expired"
+            self._lose(hold, reason)  # reported while the hold is still this object's
             self._drop(hold)
-            reason = hold.lost or "expired"
-            self._lose(hold, reason)
             raise LockNotOwnedError(
                 f"{self._cls} {self.key!r} was lost before release ({reason}): its lease ran out or "
                 "another owner took it; work done under it may overlap another holder's",
@@ -532,7 +560,14 @@ class _LockBase:
             hold = self._current_hold()
         if hold is None or hold.lost is not None or hold.pid != os.getpid():
             return False
-        if self._client.read(Cmd(("HEXISTS", self._main, hold.owner))) == 1:
+        # the owner id alone does not tell two holds of one RLock owner (one thread, two
+        # objects) apart: the fencing counter names the current hold (as lock_renew.lua
+        # checks it; a missing counter proves nothing)
+        held, n = raise_errors(self._client.read(Batch((
+            Cmd(("HEXISTS", self._main, hold.owner)),
+            Cmd(("HGET", self._fence_key, "n")),
+        ))))
+        if held == 1 and (n is None or int(n) == hold.fence):
             return True
         self._lose(hold, "expired")
         return False

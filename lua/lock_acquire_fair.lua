@@ -8,8 +8,8 @@
 -- KEYS[2] fence    hash {n: fencing counter, seq: line counter, last: last release id}
 -- KEYS[3] line     zset "<req>#<owner>" -> arrival sequence number (the FIFO line)
 -- KEYS[4] tickets  zset "<req>#<owner>" -> ticket deadline (server ms)
--- KEYS[5] wake     this call's wake-up list (deleted when the call finds a grant that
---                  a release made for it: what was pushed there is moot)
+-- KEYS[5] wake     this call's wake-up list (deleted when the call holds the lock: what
+--                  was pushed there, a grant or a wake-up, is moot)
 -- ARGV[1] owner    owner id
 -- ARGV[2] req      request id of this acquire call (same value on a retry)
 -- ARGV[3] lease    lease in milliseconds
@@ -58,6 +58,7 @@ if reenter or (redis.call('EXISTS', lock) == 0 and (not head or head == member))
   end
   redis.call('ZREM', line, member)
   redis.call('ZREM', tickets, member)
+  redis.call('DEL', wake)
   return {1, n, depth}
 end
 

@@ -13,6 +13,9 @@
 -- KEYS[5] waiters  zset owner -> registration deadline (unfair waiters)
 -- KEYS[6] signal   list; one element wakes one unfair waiter (pushed only when the
 --                  lock is free and unfair waiters remain)
+-- KEYS[7] wake     the leaving call's own wake-up list ("<req>#<owner>"), deleted: what
+--                  was pushed there (a wake-up, a grant's "g<token>") is moot once the
+--                  call stops waiting (optional)
 -- ARGV[1] req      request id of the acquire call that gives up
 -- ARGV[2] owner    its owner id
 -- ARGV[3] lease    its lease in milliseconds (a kept grant gets at least this; also how
@@ -21,8 +24,12 @@
 -- Returns {0} (nobody to wake), {1, head}: the caller should wake `head`, or
 -- {2, fence}: the call was granted the lock (fencing token `fence`, depth 1).
 local lock, line, tickets, fence, waiters, signal = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local wake = KEYS[7]
 local req, owner, lease = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local member = req .. '#' .. owner
+if wake then
+  redis.call('DEL', wake)
+end
 redis.call('ZREM', line, member)
 redis.call('ZREM', tickets, member)
 redis.call('ZREM', waiters, owner)
