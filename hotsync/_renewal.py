@@ -62,6 +62,12 @@ def process_token() -> str:
     return _token
 
 
+#: How long after a lease's deadline its renewal may still answer (a lease whose
+#: deadline is that close when it is sent, e.g. a registration made long before its
+#: first renewal, still gets one answer: Redis started its TTL after the send).
+_LATE = 0.05
+
+
 class Lease:
     """Something this process keeps alive in Redis by re-running ``renew``.
 
@@ -223,7 +229,7 @@ class Scheduler:
             waiting = self._inflight.get(group)
             if waiting is None:  # idle group: renew it on a helper of its own
                 batches.setdefault(group, []).append(lease)
-            elif now >= lease.deadline:  # its server has not answered in time
+            elif now >= lease.deadline + _LATE:  # its server has not answered in time
                 lease.entry, lease.watched = -1, False  # neither its helper nor _finish puts it back
                 lost.append(lease)
             else:  # its server is busy with an earlier round: wait for it, until the deadline
@@ -237,8 +243,8 @@ class Scheduler:
         return batches, lost
 
     def _watch(self, lease: Lease) -> None:
-        """Re-enter ``lease`` at its deadline while its group's helper is out.  Holds _cv."""
-        lease.due = lease.deadline
+        """Re-enter ``lease`` at its deadline (+ _LATE) while its group's helper is out.  Holds _cv."""
+        lease.due = lease.deadline + _LATE
         self._push(lease)
         lease.watched = True
 
@@ -284,7 +290,7 @@ class Scheduler:
     def _renew_group(self, leases: list[Lease]) -> list[tuple[Lease, str]]:
         client = leases[0].client
         sent = time.monotonic()
-        wait = max(min(lease.deadline for lease in leases) - sent, 0.05)
+        wait = max(min(lease.deadline for lease in leases) - sent, _LATE)
         commands = [
             ("EVALSHA", ls.renew.script.sha, len(ls.renew.keys), *ls.renew.keys, *ls.renew.args) for ls in leases
         ]
