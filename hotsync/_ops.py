@@ -20,12 +20,14 @@ from typing import Any, Union
 
 from ._scripts import Script
 
-__all__ = ["Eval", "Cmd", "Batch", "Call", "Ops", "Deadline", "check_lock_args", "MAX_BLOCK"]
+__all__ = ["Eval", "Cmd", "Batch", "Call", "Ops", "Deadline", "check_lock_args", "MAX_BLOCK", "MAX_SECONDS"]
 
 #: Longest single server-side block (seconds); longer waits re-issue the command.
 #: Waiters still wake the moment they are signalled: this only bounds how long a
 #: connection sits in one blocking command.
 MAX_BLOCK = 30.0
+#: Longest lease or extension accepted (about 31 years): beyond, Redis refuses the expiry.
+MAX_SECONDS = 1e9
 
 
 @dataclass(frozen=True, slots=True)

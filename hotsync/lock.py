@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _keys, _line
-from ._ops import Batch, Cmd, Deadline, Eval, Ops, check_lock_args
+from ._ops import MAX_SECONDS, Batch, Cmd, Deadline, Eval, Ops, check_lock_args
 from ._renewal import Lease, process_token, scheduler
 from ._replies import pairs, raise_errors
 from ._scripts import script
@@ -160,6 +160,8 @@ class _LockBase:
             raise ValueError(f"lease must be a positive, finite number of seconds, not {lease!r}")
         if lease < 0.01:
             raise ValueError("lease must be at least 0.01 seconds")
+        if lease > MAX_SECONDS:
+            raise ValueError(f"lease must be at most {MAX_SECONDS:.0e} seconds, not {lease!r}")
         self._client = client if client is not None else default_client()
         self.key, main = self._client.key_for(key, self._kind)
         self._named = key is not None
@@ -587,6 +589,8 @@ class _LockBase:
             raise TypeError(f"seconds must be a number, not {type(seconds).__name__}")
         if not (seconds > 0 and math.isfinite(seconds)):
             raise ValueError(f"seconds must be a positive, finite number, not {seconds!r}")
+        if seconds > MAX_SECONDS:
+            raise ValueError(f"seconds must be at most {MAX_SECONDS:.0e}, not {seconds!r}")
         with self._state:
             hold = self._current_hold()
         if hold is None:

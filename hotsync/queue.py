@@ -81,7 +81,7 @@ from typing import Any, ClassVar
 
 from . import _keys
 from ._message import DeadLetter, Message
-from ._ops import MAX_BLOCK, Batch, Cmd, Deadline, Eval, Ops
+from ._ops import MAX_BLOCK, MAX_SECONDS, Batch, Cmd, Deadline, Eval, Ops
 from ._renewal import Lease, process_token, scheduler
 from ._replies import raise_errors
 from ._scripts import script
@@ -209,6 +209,8 @@ class _QueueBase:
             raise TypeError(f"lease must be a number of seconds, not {type(lease).__name__}")
         if not (lease >= 0.05 and math.isfinite(lease)):
             raise ValueError(f"lease must be a finite number of seconds >= 0.05, not {lease!r}")
+        if lease > MAX_SECONDS:
+            raise ValueError(f"lease must be at most {MAX_SECONDS:.0e} seconds, not {lease!r}")
         if max_attempts is not None:
             if isinstance(max_attempts, bool) or not isinstance(max_attempts, int):
                 raise TypeError(f"max_attempts must be an int or None, not {type(max_attempts).__name__}")

@@ -56,7 +56,7 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 from . import _keys, _line
-from ._ops import Batch, Cmd, Deadline, Eval, Ops
+from ._ops import MAX_SECONDS, Batch, Cmd, Deadline, Eval, Ops
 from ._renewal import Lease, process_token, scheduler
 from ._scripts import script
 from .client import HotClient, default_client
@@ -195,6 +195,8 @@ class _SemaphoreBase:
             raise ValueError(f"lease must be a positive, finite number of seconds, not {lease!r}")
         if lease < 0.01:
             raise ValueError("lease must be at least 0.01 seconds")
+        if lease > MAX_SECONDS:
+            raise ValueError(f"lease must be at most {MAX_SECONDS:.0e} seconds, not {lease!r}")
         self._client = client if client is not None else default_client()
         self.key, main = self._client.key_for(key, self._kind)
         self._main = main

@@ -196,3 +196,23 @@ def test_a_fair_acquire_granted_by_its_script_leaves_no_wake_up_list_behind(clie
     while time.monotonic() < end:
         assert raw.keys(pattern) == []
         time.sleep(0.01)
+
+
+@pytest.mark.parametrize("make", [
+    lambda c: hotsync.Lock("huge", c, lease=1e12),
+    lambda c: hotsync.RLock("huge", c, lease=1e12),
+    lambda c: hotsync.Semaphore(1, "huge", c, lease=1e12),
+    lambda c: hotsync.Queue(key="huge", client=c, lease=1e12),
+], ids=["Lock", "RLock", "Semaphore", "Queue"])
+def test_a_lease_longer_than_redis_can_expire_is_refused_with_value_error(client, make):
+    with pytest.raises(ValueError, match="at most"):
+        make(client)
+
+
+def test_an_extension_longer_than_redis_can_expire_is_refused_with_value_error_and_the_lock_kept(client):
+    lock = hotsync.Lock("hugeext", client, lease=5)
+    assert lock.acquire()
+    with pytest.raises(ValueError, match="at most"):
+        lock.extend(1e300)
+    assert lock.owned()
+    lock.release()
