@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 import os
 import socket
 import threading
@@ -214,6 +215,9 @@ class _SemaphoreBase:
         # a BLMOVE sent alone must end before its holder's registration does, by this
         # much (the time it may spend on its way to the server)
         self._margin = min(max(self.lease / 10, 0.05), self.lease / 4)
+        # a move goes alone only while the registration outlasts it by this much (the
+        # life a new permit gets before its first renewal is due at a third of it)
+        self._fresh = self.lease / 2
         self._mark_ms = int(max(60.0, 2 * self._client.retry.budget) * 1000)
         # a reaped holder's tombstone: a move sent before the reap (retried, stalled)
         # reaches the server within the retry budget plus the longest block
@@ -392,9 +396,12 @@ class _SemaphoreBase:
         while True:
             now = time.monotonic()
             hint = self._bound_at
-            # h.until, not h.lasts(): a heartbeat keeps the permits alive, but a wait
-            # re-registers once a lease, so that its {K}:waiting score stays current
-            if fresh or h.until - now < self._margin + 0.002 or (hint is not None and hint <= now):
+            # h.until: a heartbeat keeps the permits alive, but a wait re-registers once a
+            # lease, so that its {K}:waiting score stays current.  h.lasts(): a permit
+            # taken now must get at least half a lease before its first renewal is due
+            # (a pause shorter than the lease must not lose it)
+            if (fresh or h.until - now < self._margin + 0.002 or h.lasts() - now < self._fresh
+                    or (hint is not None and hint <= now)):
                 yield from self._register_ops(h)
                 fresh = False
                 now = time.monotonic()
@@ -404,24 +411,30 @@ class _SemaphoreBase:
                 if block < 0.001:
                     token = yield Cmd(("LMOVE", self._main, h.held, "RIGHT", "LEFT"), idempotent=False)
                 else:
-                    listed, token, unlisted = yield Batch(
+                    # {K}:waiting (statistics only) expires once no wait has been listed
+                    # for two leases: every entry is stale by then (a wait is shorter than
+                    # its registration), so a waiter killed in its BLMOVE leaves no key
+                    listed, expiring, token, unlisted = yield Batch(
                         (
                             Cmd(("ZADD", self._waiting_key, h.deadline_ms, waiter)),
+                            Cmd(("PEXPIRE", self._waiting_key, 2 * self._lease_ms)),
                             Cmd(("BLMOVE", self._main, h.held, "RIGHT", "LEFT", _seconds(block))),
                             Cmd(("ZREM", self._waiting_key, waiter)),
                         ),
                         idempotent=False,
                         block=block,
                     )
-                    for reply in (listed, token, unlisted):
+                    for reply in (listed, expiring, token, unlisted):
                         if isinstance(reply, Exception):
                             raise reply
             except OutcomeUnknownError:
                 token = yield from self._recover(h)
             if token is not None:
                 token = _text(token)
-                late = time.monotonic() > h.lasts()
-                if not (late or (not self.auto_renew and block >= 0.001)):
+                # a move whose reply came after the registration may have ended is
+                # verified; one that came near its end (a long wait) registers again,
+                # so that the new permit gets a whole lease
+                if h.lasts() - time.monotonic() >= self._fresh and not (not self.auto_renew and block >= 0.001):
                     return token
                 if (yield from self._register_ops(h, moved=token)):
                     return token
@@ -731,12 +744,12 @@ class _SemaphoreBase:
         if self.on_lost is not None:
             self.on_lost(self)
 
-    def _check_release(self, n: int) -> None:
-        """Argument checks of ``release``, exactly as the stdlib's."""
+    def _check_release(self, n: Any) -> int:
+        """Argument checks of ``release``, exactly as the stdlib's: ``n < 1`` first, then
+        an integer (``True`` is 1; ``1.5`` raises the interpreter's own TypeError)."""
         if n < 1:
             raise ValueError("n must be one or more")
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError(f"n must be an int, not {type(n).__name__}")
+        return operator.index(n)
 
     def _release(self, n: int, bounded: bool) -> None:
         with self._state:
@@ -943,7 +956,7 @@ class Semaphore(_SemaphoreBase):
                 been lost before this call (lease ended and reclaimed); the
                 release itself completed.
         """
-        self._check_release(n)
+        n = self._check_release(n)
         self._release(n, bounded=False)
 
 
@@ -985,5 +998,5 @@ class BoundedSemaphore(_SemaphoreBase):
             LockNotOwnedError: (a RuntimeError) some of the released permits had
                 been lost before this call; the release itself completed.
         """
-        self._check_release(n)
+        n = self._check_release(n)
         self._release(n, bounded=True)

@@ -849,3 +849,58 @@ def test_a_retried_registration_that_found_its_holder_reaped_says_so_again(clien
     other = client.perform(Eval(_REGISTER, keys, (*args[:4], "req-2", 60000)))
     assert int(other[3]) == 1  # a new call: registered since
     assert _conserved(raw, sem, 2)
+
+
+def _server_ms(raw) -> int:
+    sec, usec = raw.time()
+    return sec * 1000 + usec // 1000
+
+
+@pytest.mark.timeout(30)
+def test_a_permit_taken_near_the_end_of_its_holders_registration_gets_at_least_half_a_lease(client, raw):
+    # the move went alone while the registration outlasted it by lease/10: the new
+    # permit's first renewal was due at a third of that, and a pause far shorter than
+    # the lease lost it (another holder got in: capacity exceeded)
+    sem = hotsync.Semaphore(1, "fresh", client, lease=3.0)
+    assert sem.acquire()
+    sem.release()
+    h = sem._holder()
+    time.sleep(max(h.lasts() - time.monotonic() - 0.9, 0))  # 0.9 s of registration known left
+    assert sem.acquire(blocking=False)
+    left_ms = raw.zscore(sem._holders_key, h.id) - _server_ms(raw)
+    assert left_ms >= 2400  # registered afresh for this permit (a whole lease, less the round trip)
+    sem.release()
+
+
+@pytest.mark.timeout(30)
+def test_the_waiting_set_of_a_semaphore_expires_when_nobody_waits(client, raw):
+    # a waiter killed inside its BLMOVE left {K}:waiting for ever
+    holder = hotsync.Semaphore(1, "waitttl", client, lease=1.0)
+    assert holder.acquire()
+    other = hotsync.Semaphore(1, "waitttl", client, lease=1.0)
+    waiter = threading.Thread(target=other.acquire, kwargs={"timeout": 0.6})
+    waiter.start()
+    try:
+        wait_until = time.monotonic() + 0.5
+        while raw.zcard(other._waiting_key) == 0 and time.monotonic() < wait_until:
+            time.sleep(0.01)
+        assert 0 < raw.pttl(other._waiting_key) <= 2000  # listed, and expiring
+    finally:
+        waiter.join()
+    holder.release()
+
+
+@pytest.mark.parametrize("n, error", [(1.5, TypeError), ("2", TypeError), (0.5, ValueError)])
+def test_release_arguments_are_checked_as_the_stdlib_checks_them(client, n, error):
+    with pytest.raises(error) as ours:
+        hotsync.Semaphore(1, "relargs", client).release(n)
+    with pytest.raises(error) as theirs:
+        threading.Semaphore(1).release(n)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_release_true_releases_one_permit_as_the_stdlib_does(client):
+    sem = hotsync.Semaphore(0, "reltrue", client)
+    sem.release(True)
+    assert sem.acquire(blocking=False)
+    assert not sem.acquire(blocking=False)
