@@ -10,6 +10,8 @@ of the same client (its writes are not applied yet).
 
 from __future__ import annotations
 
+import copy
+
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -107,6 +109,16 @@ class Collection:
         if isinstance(other, Collection):
             other = other.value
         return self.value == other
+
+    def __copy__(self) -> Any:
+        """``copy.copy(obj)``: a plain Python snapshot of the value (as ``obj.value``),
+        independent of the key, as a builtin's copy is of the original; not a second
+        handle on the same key (that is ``type(obj)(key=obj.key)``)."""
+        return self.value
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        """``copy.deepcopy(obj)``: a deep copy of the plain value."""
+        return copy.deepcopy(self.value, memo)
 
     def __repr__(self) -> str:
         return f"<hotsync.{type(self).__name__} key={self.key!r}>"

@@ -305,3 +305,27 @@ def test_every_write_on_a_key_of_another_redis_type_raises_wrong_type_naming_it_
                 write(obj)
             assert err.value.key == main, (kind, i)
             assert _keys_of(raw, client.key_prefix) == before, (kind, i)
+
+
+def test_copy_copy_of_a_collection_is_an_independent_plain_snapshot(client):
+    # copy.copy() used to copy the handle (same key: appending to the "copy" changed
+    # the original) and copy.deepcopy() raised TypeError (a lock in the object)
+    import copy
+
+    from hotsync.collections import Counter, Dict, Int, List, Set, String
+
+    items = List([1, [2]], key="cp-list", client=client)
+    snap = copy.copy(items)
+    snap.append(3)
+    assert items.value == [1, [2]] and snap == [1, [2], 3]
+    deep = copy.deepcopy(items)
+    deep[1].append(9)
+    assert items.value == [1, [2]] and deep == [1, [2, 9]]
+    assert copy.copy(Dict({"a": 1}, key="cp-dict", client=client)) == {"a": 1}
+    assert copy.copy(Set({1}, key="cp-set", client=client)) == {1}
+    assert copy.copy(Counter("aab", key="cp-counter", client=client)) == {"a": 2, "b": 1}
+    n = Int(1, key="cp-int", client=client)
+    c = copy.copy(n)
+    c += 5
+    assert n.value == 1 and c == 6
+    assert copy.deepcopy(String("x", key="cp-str", client=client)) == "x"
