@@ -33,12 +33,11 @@ Lock / RLock
 ``{K}:w:<id>``         list     wake-up of one waiting acquire call (``<id>`` =
                                ``<req>#<owner>``): ``1``, or ``g<token>`` when a
                                release granted it the lock; TTL = lease
-``{K}:released``      zset     request id -> server ms of each final release
-                               of the last retry budget + 30 s (at most
-                               10,000): a release retried after a lost reply
-                               learns that its first attempt freed the lock,
-                               even after other holds came and went; TTL =
-                               that time
+``{K}:released``      list     request ids of the last 256 final releases
+                               made while others waited: a release retried
+                               after a lost reply learns that its first
+                               attempt freed the lock, even after other holds
+                               came and went; TTL = retry budget + 30 s
 ====================  =======  ==============================================
 
 Other primitives document their keys in their module and in their Lua headers;

@@ -18,11 +18,12 @@
 -- KEYS[4] signal   list; one element wakes one unfair waiter
 -- KEYS[5] line     zset "<req>#<owner>" -> arrival sequence (fair waiters)
 -- KEYS[6] tickets  zset "<req>#<owner>" -> ticket deadline (fair waiters)
--- KEYS[7] released zset request id -> server ms of its final release: the final
---                  releases of the last `remember` ms, so that a retry whose first
---                  attempt freed the lock (reply lost) is told so even after other
---                  holds came and went; PEXPIRE remember (optional: without it only
---                  fence.last is checked)
+-- KEYS[7] released list: request ids of the last `keep` final releases made while
+--                  others waited, newest first, so that a retry whose first attempt
+--                  freed the lock (reply lost) is told so even after other holds came
+--                  and went; PEXPIRE remember.  A release nobody waited for is only
+--                  in fence.last (the uncontended path stays as cheap as it was).
+--                  Optional: without it only fence.last is checked
 -- ARGV[1] owner    owner id
 -- ARGV[2] req      request id of this release call (same value on a retry)
 -- ARGV[3] sigttl   milliseconds a pushed wake-up signal may wait to be taken
@@ -40,9 +41,9 @@
 -- Returns {1, depth_left} released (the head of the fair line, if any, granted),
 -- {2, depth_left} this request was already applied (a retry),
 -- {0} the caller does not hold the lock.
--- Invariant: KEYS[7] holds at most `keep` ids, none older than `remember` ms.
+-- Invariant: KEYS[7] holds at most `keep` ids and expires `remember` ms after the last.
 local lock, fence, waiters, signal, line, tickets = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local released, remember, keep = KEYS[7], tonumber(ARGV[7]), 10000
+local released, remember, keep = KEYS[7], tonumber(ARGV[7]), 256
 local owner, req, sigttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local reqf = '@' .. owner
 local starve = ARGV[4] == '1'
@@ -65,7 +66,7 @@ if mine[1] == req then
   return {2, tonumber(mine[2] or 0)}
 end
 if not mine[2] then
-  if redis.call('HGET', fence, 'last') == req or (released and redis.call('ZSCORE', released, req)) then
+  if redis.call('HGET', fence, 'last') == req or (released and redis.call('LPOS', released, req)) then
     return {2, 0}
   end
   return {0}
@@ -87,17 +88,16 @@ end
 
 redis.call('DEL', lock)
 redis.call('HSET', fence, 'last', req)
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if released then
-  redis.call('ZREMRANGEBYSCORE', released, '-inf', now - remember)
-  redis.call('ZADD', released, now, req)
-  redis.call('ZREMRANGEBYRANK', released, 0, -keep - 1)
-  redis.call('PEXPIRE', released, remember)
-end
 if redis.call('EXISTS', waiters, line) == 0 then
   return {1, 0}
 end
+if released then  -- others wait: one of them may acquire and release before a retry
+  redis.call('LPUSH', released, req)
+  redis.call('LTRIM', released, 0, keep - 1)
+  redis.call('PEXPIRE', released, remember)
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now)
 local claim = starve and redis.call('HGET', fence, 'hungry')
 if claim then
