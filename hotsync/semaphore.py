@@ -411,20 +411,16 @@ class _SemaphoreBase:
                 if block < 0.001:
                     token = yield Cmd(("LMOVE", self._main, h.held, "RIGHT", "LEFT"), idempotent=False)
                 else:
-                    # {K}:waiting (statistics only) expires once no wait has been listed
-                    # for two leases: every entry is stale by then (a wait is shorter than
-                    # its registration), so a waiter killed in its BLMOVE leaves no key
-                    listed, expiring, token, unlisted = yield Batch(
+                    listed, token, unlisted = yield Batch(
                         (
                             Cmd(("ZADD", self._waiting_key, h.deadline_ms, waiter)),
-                            Cmd(("PEXPIRE", self._waiting_key, 2 * self._lease_ms)),
                             Cmd(("BLMOVE", self._main, h.held, "RIGHT", "LEFT", _seconds(block))),
                             Cmd(("ZREM", self._waiting_key, waiter)),
                         ),
                         idempotent=False,
                         block=block,
                     )
-                    for reply in (listed, expiring, token, unlisted):
+                    for reply in (listed, token, unlisted):
                         if isinstance(reply, Exception):
                             raise reply
             except OutcomeUnknownError:

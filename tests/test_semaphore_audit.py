@@ -872,24 +872,6 @@ def test_a_permit_taken_near_the_end_of_its_holders_registration_gets_at_least_h
     sem.release()
 
 
-@pytest.mark.timeout(30)
-def test_the_waiting_set_of_a_semaphore_expires_when_nobody_waits(client, raw):
-    # a waiter killed inside its BLMOVE left {K}:waiting for ever
-    holder = hotsync.Semaphore(1, "waitttl", client, lease=1.0)
-    assert holder.acquire()
-    other = hotsync.Semaphore(1, "waitttl", client, lease=1.0)
-    waiter = threading.Thread(target=other.acquire, kwargs={"timeout": 0.6})
-    waiter.start()
-    try:
-        wait_until = time.monotonic() + 0.5
-        while raw.zcard(other._waiting_key) == 0 and time.monotonic() < wait_until:
-            time.sleep(0.01)
-        assert 0 < raw.pttl(other._waiting_key) <= 2000  # listed, and expiring
-    finally:
-        waiter.join()
-    holder.release()
-
-
 @pytest.mark.parametrize("n, error", [(1.5, TypeError), ("2", TypeError), (0.5, ValueError)])
 def test_release_arguments_are_checked_as_the_stdlib_checks_them(client, n, error):
     with pytest.raises(error) as ours:
