@@ -156,6 +156,7 @@ class HotClient:
         # idle connections kept out of redis-py's pool (see _may_keep_idle): taking one
         # from the pool and giving it back costs ~10 us per command in redis-py 8
         self._idle: list[Any] | None = [] if self._may_keep_idle() else None
+        self._reply_skip: bool | None = None  # whether CLIENT REPLY SKIP is allowed (probed once)
         if self._idle is not None:
             # a HotClient dropped without close() (one per request around a shared
             # redis-py client) must not keep its idle connections out of that pool
@@ -263,6 +264,20 @@ class HotClient:
                 raise reply
         return replies[1::2]
 
+    def reply_skip_works(self) -> bool:
+        """Whether the server lets this client send ``CLIENT REPLY SKIP`` (probed once
+        with ``CLIENT REPLY ON``, a no-op: ACLs without ``CLIENT`` and renamed commands
+        refuse it).  False while the server cannot be asked."""
+        ok = self._reply_skip
+        if ok is None:
+            try:
+                reply = self._exchange(None, lambda conn: _pack(conn, ("CLIENT", "REPLY", "ON")), 1, _DEFAULT,
+                                       keep_errors=True)[0]
+            except Exception:  # noqa: BLE001 - unreachable now: do without, ask again next time
+                return False
+            ok = self._reply_skip = not isinstance(reply, Exception)
+        return ok
+
     def execute_many(
         self,
         commands: Sequence[Sequence[Any]],
@@ -276,12 +291,21 @@ class HotClient:
         Returns one reply per command; error replies appear as exception
         instances.  With ``transaction=True`` the replies are EXEC's.
         """
-        for command in commands:
-            _refuse_reply_mode(command)
+        expect, silent = [], False
+        for i, command in enumerate(commands):
+            skips = _skips_reply(command)
+            if not skips:
+                _refuse_reply_mode(command)
+            elif transaction or silent or i == len(commands) - 1:
+                raise ValueError("CLIENT REPLY SKIP must be followed by the command whose reply it skips, "
+                                 "and cannot be used in a transaction")
+            expect.append(not silent and not skips)  # no reply to SKIP nor to the command after it
+            silent = skips
         if transaction:
             commands = [("MULTI",), *commands, ("EXEC",)]
+            expect = [True] * len(commands)
         replies = self._exchange(key, lambda conn: [b"".join(b"".join(_pack(conn, c)) for c in commands)],
-                                 len(commands), timeout, keep_errors=True, atomic=transaction)
+                                 expect, timeout, keep_errors=True, atomic=transaction)
         moved = [r for r in replies if isinstance(r, rx.MovedError)]
         if moved:
             self._on_response_error(moved[0])
@@ -306,12 +330,17 @@ class HotClient:
         return list(result)
 
     def _exchange(
-        self, key: str | None, pack: Any, count: int, timeout: Any, *, keep_errors: bool,
+        self, key: str | None, pack: Any, expect: int | Sequence[bool], timeout: Any, *, keep_errors: bool,
         pool: Any = None, atomic: bool = False,
     ) -> list[Any]:
-        """Send ``count`` packed command(s) on one pooled connection and read their replies.
+        """Send packed command(s) on one pooled connection and read their replies.
 
-        ``atomic``: the commands are one MULTI/EXEC; ``pool``: use this node's pool.
+        ``expect``: how many commands, or per command whether the server answers it
+        (False for ``CLIENT REPLY SKIP`` and the command after it: their reply is
+        None).  A batch with skipped replies that meets an error reply is not
+        trusted to be in step (a refused SKIP is answered after all): the
+        connection is dropped.  ``atomic``: the commands are one MULTI/EXEC;
+        ``pool``: use this node's pool.
 
         No retry here.  A connection error disconnects (the connection may be out
         of step); an error reply does not, except one saying that the server is not
@@ -344,7 +373,13 @@ class HotClient:
             end = None if timeout is _DEFAULT or timeout is None else time.monotonic() + timeout
             replies: list[Any] = []
             demoted = False
-            for _ in range(count):
+            if isinstance(expect, int):
+                expect = (True,) * expect
+            skipped = not all(expect)
+            for answered in expect:
+                if not answered:
+                    replies.append(None)
+                    continue
                 try:
                     if timeout is _DEFAULT:
                         replies.append(conn.read_response(disable_decoding=True))
@@ -352,8 +387,8 @@ class HotClient:
                         left = None if end is None else max(end - time.monotonic(), 0.001)
                         replies.append(conn.read_response(disable_decoding=True, timeout=left))
                 except rx.ResponseError as exc:
-                    if _wrong_node(exc):
-                        demoted = True
+                    if _wrong_node(exc) or skipped:
+                        demoted = True  # (or out of step: see above)
                     if not keep_errors:
                         self._on_response_error(exc)
                         if demoted:
@@ -625,14 +660,23 @@ def _wrong_node(exc: rx.ResponseError) -> bool:
     return isinstance(exc, rx.ReadOnlyError) or str(exc).startswith("MASTERDOWN")
 
 
+def _skips_reply(command: Sequence[Any]) -> bool:
+    """``CLIENT REPLY SKIP``: no reply to it nor to the next command."""
+    return (
+        len(command) == 3
+        and str(command[0]).upper() == "CLIENT"
+        and str(command[1]).upper() == "REPLY"
+        and str(command[2]).upper() == "SKIP"
+    )
+
+
 def _refuse_reply_mode(command: Sequence[Any]) -> None:
-    """Refuse ``CLIENT REPLY ON|OFF|SKIP``: hotsync reads one reply per command, and a
-    connection whose replies are not the ones expected would hand one caller's reply
-    to another (a server that refuses the command, an ACL without ``CLIENT``, answers
-    it after all)."""
+    """Refuse ``CLIENT REPLY ON|OFF`` (and a lone SKIP): hotsync reads one reply per
+    command (but the ones a pipelined SKIP skips), and a connection whose replies are
+    not the ones expected would hand one caller's reply to another."""
     if len(command) >= 2 and str(command[0]).upper() == "CLIENT" and str(command[1]).upper() == "REPLY":
-        raise ValueError("CLIENT REPLY cannot be sent through a HotClient: it reads one reply per command "
-                         "(use the redis-py client, HotClient.redis)")
+        raise ValueError("CLIENT REPLY cannot be sent alone through a HotClient: it reads one reply per command "
+                         "(only a pipelined SKIP is supported; use the redis-py client, HotClient.redis)")
 
 
 #: How a script names which of its keys has the wrong type: "WRONGTYPE ... (key #2)" is KEYS[2].

@@ -411,15 +411,16 @@ class _SemaphoreBase:
                 if block < 0.001:
                     token = yield Cmd(("LMOVE", self._main, h.held, "RIGHT", "LEFT"), idempotent=False)
                 else:
-                    listed, token, unlisted = yield Batch(
-                        (
-                            Cmd(("ZADD", self._waiting_key, h.deadline_ms, waiter)),
-                            Cmd(("BLMOVE", self._main, h.held, "RIGHT", "LEFT", _seconds(block))),
-                            Cmd(("ZREM", self._waiting_key, waiter)),
-                        ),
-                        idempotent=False,
-                        block=block,
+                    calls = (
+                        Cmd(("ZADD", self._waiting_key, h.deadline_ms, waiter)),
+                        Cmd(("BLMOVE", self._main, h.held, "RIGHT", "LEFT", _seconds(block))),
+                        Cmd(("ZREM", self._waiting_key, waiter)),
                     )
+                    if self._client.reply_skip_works():
+                        # the ZADD's reply is skipped: one sent before the BLMOVE blocks
+                        # would wake this thread once more per wait
+                        calls = (Cmd(("CLIENT", "REPLY", "SKIP")), *calls)
+                    *_, listed, token, unlisted = yield Batch(calls, idempotent=False, block=block)
                     for reply in (listed, token, unlisted):
                         if isinstance(reply, Exception):
                             raise reply

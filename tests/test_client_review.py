@@ -33,15 +33,49 @@ def test_hotclients_dropped_without_close_give_their_idle_connections_back_to_a_
         shared.close()
 
 
-@pytest.mark.parametrize("mode", ["SKIP", "OFF", "ON"])
-def test_client_reply_commands_are_refused_before_anything_is_sent(client, raw, prefix, mode):
-    # the server would send fewer replies than commands: another caller would read them
+@pytest.mark.parametrize("batch", [
+    [("CLIENT", "REPLY", "OFF"), ("SET", "x", "1")],
+    [("CLIENT", "REPLY", "ON"), ("SET", "x", "1")],
+    [("SET", "x", "1"), ("CLIENT", "REPLY", "SKIP")],  # skips nothing it sends
+    [("CLIENT", "REPLY", "SKIP"), ("CLIENT", "REPLY", "SKIP"), ("SET", "x", "1")],
+], ids=["off", "on", "skip-last", "skip-skip"])
+def test_client_reply_commands_that_would_put_the_connection_out_of_step_are_refused_before_sending(
+        client, raw, prefix, batch):
+    # the server would send fewer (or more) replies than expected: another caller would read them
+    batch = [tuple(f"{prefix}{a}" if a == "x" else a for a in c) for c in batch]
     with pytest.raises(ValueError, match="CLIENT REPLY"):
-        client.execute_many([("CLIENT", "REPLY", mode), ("SET", f"{prefix}x", "1")], key=f"{prefix}x")
+        client.execute_many(batch, key=f"{prefix}x")
+    with pytest.raises(ValueError, match="CLIENT REPLY"):  # a SKIP inside MULTI is answered QUEUED
+        client.execute_many([("CLIENT", "REPLY", "SKIP"), ("SET", f"{prefix}x", "1")], key=f"{prefix}x",
+                            transaction=True)
     with pytest.raises(ValueError, match="CLIENT REPLY"):
-        client.execute("client", "reply", mode)
+        client.execute("client", "reply", "skip")
     assert raw.get(f"{prefix}x") is None
     assert client.execute("PING") == b"PONG"
+
+
+def test_a_pipelined_reply_skip_reads_only_the_replies_sent(client, prefix):
+    replies = client.execute_many([("CLIENT", "REPLY", "SKIP"), ("SET", f"{prefix}x", "1"), ("GET", f"{prefix}x")],
+                                  key=f"{prefix}x")
+    assert replies == [None, None, b"1"]
+    assert client.execute("PING") == b"PONG"  # the connection is still in step
+
+
+@pytest.mark.timeout(30)
+def test_a_refused_reply_skip_does_not_leave_the_connection_out_of_step(client, raw, redis_url, prefix):
+    user, password = f"ns{uuid.uuid4().hex[:6]}", "pw"
+    raw.execute_command("ACL", "SETUSER", user, "on", f">{password}", "~*", "&*", "+@all", "-client")
+    try:
+        hc = hotsync.HotClient.from_url(redis_url, username=user, password=password, metrics=False)
+        assert hc.reply_skip_works() is False
+        raw.set(f"{prefix}k1", "v1")
+        hc.execute_many([("CLIENT", "REPLY", "SKIP"), ("SET", f"{prefix}k2", "2"), ("GET", f"{prefix}k2")],
+                        key=f"{prefix}k2")  # refused: the server answers all three
+        for _ in range(5):
+            assert hc.command("GET", f"{prefix}k1") == b"v1"
+        hc.close()
+    finally:
+        raw.execute_command("ACL", "DELUSER", user)
 
 
 @pytest.mark.timeout(30)
