@@ -372,7 +372,7 @@ class HotClient:
                 raise
             end = None if timeout is _DEFAULT or timeout is None else time.monotonic() + timeout
             replies: list[Any] = []
-            demoted = False
+            drop = False  # not to be reused: its server was demoted, or it may be out of step
             if isinstance(expect, int):
                 expect = (True,) * expect
             skipped = not all(expect)
@@ -388,10 +388,10 @@ class HotClient:
                         replies.append(conn.read_response(disable_decoding=True, timeout=left))
                 except rx.ResponseError as exc:
                     if _wrong_node(exc) or skipped:
-                        demoted = True  # (or out of step: see above)
+                        drop = True
                     if not keep_errors:
                         self._on_response_error(exc)
-                        if demoted:
+                        if drop:
                             conn.disconnect()
                         raise
                     replies.append(exc)
@@ -403,7 +403,7 @@ class HotClient:
                     if (not replies or atomic) and isinstance(exc.__context__, rx.ReadOnlyError):
                         _mark_unsent(exc)
                     raise
-            if demoted:
+            if drop:
                 conn.disconnect()
             return replies
         except rx.ResponseError:
