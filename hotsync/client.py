@@ -235,7 +235,8 @@ class HotClient:
         the reply (default: the connection's ``socket_timeout``).  Errors raised
         before the command was sent are tagged as safe to retry.
         """
-        _refuse_reply_mode(args)
+        if _reply_mode(args) is not None:
+            raise _reply_mode_refused()
         try:
             return self._exchange(key, lambda conn: _pack(conn, args), 1, timeout, keep_errors=False)[0]
         except rx.AskError as exc:
@@ -293,10 +294,11 @@ class HotClient:
         """
         expect, silent = [], False
         for i, command in enumerate(commands):
-            skips = _skips_reply(command)
-            if not skips:
-                _refuse_reply_mode(command)
-            elif transaction or silent or i == len(commands) - 1:
+            mode = _reply_mode(command)
+            skips = mode == "SKIP" and len(command) == 3
+            if mode is not None and not skips:
+                raise _reply_mode_refused()
+            if skips and (transaction or silent or i == len(commands) - 1):
                 raise ValueError("CLIENT REPLY SKIP must be followed by the command whose reply it skips, "
                                  "and cannot be used in a transaction")
             expect.append(not silent and not skips)  # no reply to SKIP nor to the command after it
@@ -660,23 +662,19 @@ def _wrong_node(exc: rx.ResponseError) -> bool:
     return isinstance(exc, rx.ReadOnlyError) or str(exc).startswith("MASTERDOWN")
 
 
-def _skips_reply(command: Sequence[Any]) -> bool:
-    """``CLIENT REPLY SKIP``: no reply to it nor to the next command."""
-    return (
-        len(command) == 3
-        and str(command[0]).upper() == "CLIENT"
-        and str(command[1]).upper() == "REPLY"
-        and str(command[2]).upper() == "SKIP"
-    )
-
-
-def _refuse_reply_mode(command: Sequence[Any]) -> None:
-    """Refuse ``CLIENT REPLY ON|OFF`` (and a lone SKIP): hotsync reads one reply per
-    command (but the ones a pipelined SKIP skips), and a connection whose replies are
-    not the ones expected would hand one caller's reply to another."""
+def _reply_mode(command: Sequence[Any]) -> str | None:
+    """The argument of a ``CLIENT REPLY`` command (``"SKIP"``, ``"ON"``...; ``""``
+    without one), None for any other command.  ``CLIENT REPLY SKIP`` pipelined before
+    a command means no reply to either; any other use would leave hotsync, which reads
+    one reply per command, out of step with the server."""
     if len(command) >= 2 and str(command[0]).upper() == "CLIENT" and str(command[1]).upper() == "REPLY":
-        raise ValueError("CLIENT REPLY cannot be sent alone through a HotClient: it reads one reply per command "
-                         "(only a pipelined SKIP is supported; use the redis-py client, HotClient.redis)")
+        return str(command[2]).upper() if len(command) > 2 else ""
+    return None
+
+
+def _reply_mode_refused() -> ValueError:
+    return ValueError("CLIENT REPLY cannot be sent alone through a HotClient: it reads one reply per command "
+                      "(only a pipelined SKIP is supported; use the redis-py client, HotClient.redis)")
 
 
 #: How a script names which of its keys has the wrong type: "WRONGTYPE ... (key #2)" is KEYS[2].
