@@ -20,7 +20,7 @@ from typing import Any, Union
 
 from ._scripts import Script
 
-__all__ = ["Eval", "Cmd", "Batch", "Call", "Ops", "Deadline", "check_lock_args", "MAX_BLOCK", "MAX_SECONDS"]
+__all__ = ["Eval", "Cmd", "Batch", "Call", "Ops", "Deadline", "check_lease", "check_lock_args", "MAX_BLOCK", "MAX_SECONDS"]
 
 #: Longest single server-side block (seconds); longer waits re-issue the command.
 #: Waiters still wake the moment they are signalled: this only bounds how long a
@@ -93,6 +93,18 @@ class Deadline:
             if b is not None and b < best:
                 best = b
         return max(best, 0.0)
+
+
+def check_lease(lease: Any) -> None:
+    """The lease checks Lock, RLock and the semaphores share (seconds, 0.01 to MAX_SECONDS)."""
+    if isinstance(lease, bool) or not isinstance(lease, (int, float)):
+        raise TypeError(f"lease must be a number of seconds, not {type(lease).__name__}")
+    if not (lease > 0 and math.isfinite(lease)):
+        raise ValueError(f"lease must be a positive, finite number of seconds, not {lease!r}")
+    if lease < 0.01:
+        raise ValueError("lease must be at least 0.01 seconds")
+    if lease > MAX_SECONDS:
+        raise ValueError(f"lease must be at most {MAX_SECONDS:.0e} seconds, not {lease!r}")
 
 
 def check_lock_args(blocking: Any, timeout: Any) -> tuple[bool, float | None]:

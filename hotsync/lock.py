@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _keys, _line
-from ._ops import MAX_SECONDS, Batch, Cmd, Deadline, Eval, Ops, check_lock_args
+from ._ops import MAX_SECONDS, Batch, Cmd, Deadline, Eval, Ops, check_lease, check_lock_args
 from ._renewal import Lease, process_token, scheduler
 from ._replies import pairs, raise_errors
 from ._scripts import script
@@ -154,14 +154,7 @@ class _LockBase:
         fair: bool = False,
         on_lost: Callable[[Any], None] | None = None,
     ) -> None:
-        if isinstance(lease, bool) or not isinstance(lease, (int, float)):
-            raise TypeError(f"lease must be a number of seconds, not {type(lease).__name__}")
-        if not (lease > 0 and math.isfinite(lease)):
-            raise ValueError(f"lease must be a positive, finite number of seconds, not {lease!r}")
-        if lease < 0.01:
-            raise ValueError("lease must be at least 0.01 seconds")
-        if lease > MAX_SECONDS:
-            raise ValueError(f"lease must be at most {MAX_SECONDS:.0e} seconds, not {lease!r}")
+        check_lease(lease)
         self._client = client if client is not None else default_client()
         self.key, main = self._client.key_for(key, self._kind)
         self._named = key is not None

@@ -57,7 +57,7 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 from . import _keys, _line
-from ._ops import MAX_SECONDS, Batch, Cmd, Deadline, Eval, Ops
+from ._ops import Batch, Cmd, Deadline, Eval, Ops, check_lease
 from ._renewal import Lease, process_token, scheduler
 from ._scripts import script
 from .client import HotClient, default_client
@@ -190,14 +190,7 @@ class _SemaphoreBase:
             raise TypeError(f"semaphore initial value must be an int, not {type(value).__name__}")
         if value > MAX_PERMITS:
             raise ValueError(f"semaphore initial value must be at most {MAX_PERMITS:,} (each permit is a token in Redis)")
-        if isinstance(lease, bool) or not isinstance(lease, (int, float)):
-            raise TypeError(f"lease must be a number of seconds, not {type(lease).__name__}")
-        if not (lease > 0 and math.isfinite(lease)):
-            raise ValueError(f"lease must be a positive, finite number of seconds, not {lease!r}")
-        if lease < 0.01:
-            raise ValueError("lease must be at least 0.01 seconds")
-        if lease > MAX_SECONDS:
-            raise ValueError(f"lease must be at most {MAX_SECONDS:.0e} seconds, not {lease!r}")
+        check_lease(lease)
         self._client = client if client is not None else default_client()
         self.key, main = self._client.key_for(key, self._kind)
         self._main = main
