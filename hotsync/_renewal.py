@@ -23,8 +23,8 @@ The scheduler thread never waits on a server.  The renewal calls of each group
 (a client, or a cluster node) run on a short-lived helper thread, at most one
 per group at a time, so that a server that stalls holds up only its own leases:
 the others, including leases added during the stall, keep being renewed, and a
-lease of the stalled group is declared lost by the scheduler thread when its
-deadline passes, whatever its helper is still blocked on.
+lease of the stalled group is declared lost by the scheduler thread ``_LATE``
+(50 ms) after its deadline, whatever its helper is still blocked on.
 
 After ``fork()`` the child starts with an empty scheduler and a new process
 token: it inherits no ownership, and its own leases get a fresh thread.
@@ -138,7 +138,7 @@ class Scheduler:
     its leases at the lease's deadline, and leases of that group that come due
     meanwhile wait (watched too) for the helper to return: a lease whose
     deadline passes while its server has not answered is declared lost by this
-    thread, at the deadline, whatever its helper is blocked on.
+    thread ``_LATE`` after the deadline, whatever its helper is blocked on.
 
     A heap entry is ``(due, seq, lease)``; only the entry whose ``seq`` is
     ``lease.entry`` counts, older ones are dropped when they surface.
@@ -232,7 +232,7 @@ class Scheduler:
             elif now >= lease.deadline + _LATE:  # its server has not answered in time
                 lease.entry, lease.watched = -1, False  # neither its helper nor _finish puts it back
                 lost.append(lease)
-            else:  # its server is busy with an earlier round: wait for it, until the deadline
+            else:  # its server is busy with an earlier round: wait for it, until the deadline (+ _LATE)
                 if not lease.watched:
                     waiting.append(lease)
                 self._watch(lease)
