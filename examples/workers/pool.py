@@ -118,8 +118,10 @@ def handle(pool: Pool, job: dict, attempts: int, work: float, waits: list[float]
             pool.stats.update(["stale_tokens"])  # never happens: tokens only grow
         pool.last_token.value = token
         if job["id"] not in pool.done:  # at-least-once delivery: count each job once
-            pool.ledger.value = int(pool.ledger) + job["amount"]  # read-modify-write, safe under the lock
-            pool.done.add(job["id"])
+            total = int(pool.ledger) + job["amount"]  # read-modify-write, safe under the lock
+            with hotsync.transaction(pool.client):  # both or neither: a worker killed between them
+                pool.ledger.value = total           # would count its redelivered job twice
+                pool.done.add(job["id"])
     pool.stats.update(["processed"])
 
 
