@@ -8,8 +8,11 @@ Conventions:
 
 * ``--redis URL`` (or ``$REDIS_URL``) uses an existing server; otherwise a
   private one is started (``hotsync._embedded``) and stopped at the end.
-* ``--reps N``: each system runs N times, interleaved (system A, B, A, B...), so
-  machine drift hits them alike; the table shows medians and ranges.
+* ``--reps N``: each system runs N times, interleaved in ABBA order (A, B, then
+  B, A...), so machine drift hits them alike; the table shows medians and ranges.
+  A ratio to the reference is the median of the per-rep ratios (:func:`paired`):
+  on a shared machine whose speed drifts by tens of percent within minutes, a
+  ratio of two runs made seconds apart is steadier than a ratio of two medians.
 * Round trips are counted client-side (every socket write of a command or a
   pipeline is one); server commands come from ``INFO commandstats`` deltas,
   which include commands run inside Lua.
@@ -100,6 +103,11 @@ def summarize(values: Sequence[float]) -> tuple[float, float, float]:
     return statistics.median(values), min(values), max(values)
 
 
+def paired(runs: Sequence[dict[str, Any]], refs: Sequence[dict[str, Any]], field: str) -> float:
+    """The median over reps of ``runs[i][field] / refs[i][field]`` (rep i of each)."""
+    return statistics.median(a[field] / b[field] for a, b in zip(runs, refs))
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -109,10 +117,15 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def interleave(systems: dict[str, Callable[[], dict[str, Any]]], reps: int) -> dict[str, list[dict[str, Any]]]:
-    """Run each system ``reps`` times, interleaved; return their result dicts."""
+    """Run each system ``reps`` times, interleaved; return their result dicts.
+
+    Odd reps run the systems in reverse order (A, B, C, then C, B, A...): a system
+    is not always the one that runs right after another's teardown, and a steady
+    drift of the machine's speed cancels out of the per-rep ratios."""
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in systems}
     for rep in range(reps):
-        for name, run in systems.items():
+        order = list(systems.items())
+        for name, run in (order if rep % 2 == 0 else order[::-1]):
             results[name].append(run())
             print(f"  rep {rep + 1}/{reps} {name}: {_short(results[name][-1])}", flush=True)
     return results

@@ -173,11 +173,11 @@ def main() -> None:
         print(f"contended ({nprocs} processes, {total} critical sections):")
         co = c.interleave({s: (lambda s=s: contended(url, s, nprocs, total)) for s in names}, args.reps)
 
-    ref = c.summarize([x["ops_s"] for x in un["ref_setnx"]])[0]
     rows = []
     for s in names:
         med, lo, hi = c.summarize([x["ops_s"] for x in un[s]])
-        rows.append([s, med, f"{lo:,.0f}-{hi:,.0f}", med / ref, un[s][0]["rtt"], un[s][0]["server_cmds"]])
+        rows.append([s, med, f"{lo:,.0f}-{hi:,.0f}", c.paired(un[s], un["ref_setnx"], "ops_s"), un[s][0]["rtt"],
+                     un[s][0]["server_cmds"]])
     print("\n### Uncontended acquire+release (1 process)\n")
     print(c.table(["system", "ops/s (median)", "range", "x ref_setnx", "round trips/op", "server cmds/op"], rows))
 

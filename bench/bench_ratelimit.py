@@ -27,6 +27,7 @@ from _common import (
     barrier_wait,
     header,
     interleave,
+    paired,
     parser,
     raw_client,
     reset_stats,
@@ -169,7 +170,6 @@ def main() -> None:
         print()
         print(header("Rate limiter", url))
         print(f"### Decisions per second, one client ({seconds:g} s per rep, reps={args.reps})\n")
-        ref = {m: summarize([x["per_s"] for x in results[f"limits_fixed/{m}"]])[0] for m in ("allow", "deny")}
         how = {
             "hotsync": "hotsync.RateLimiter.try_acquire(): GCRA, one Lua call, server clock",
             "limits_fixed": "limits FixedWindowRateLimiter.hit() on RedisStorage",
@@ -180,7 +180,7 @@ def main() -> None:
             for mode in ("allow", "deny"):
                 res = results[f"{system}/{mode}"]
                 med, lo, hi = summarize([x["per_s"] for x in res])
-                row += [med, f"{lo:,.0f}–{hi:,.0f}", med / ref[mode]]
+                row += [med, f"{lo:,.0f}–{hi:,.0f}", paired(res, results[f"limits_fixed/{mode}"], "per_s")]
             res = results[f"{system}/allow"]
             row += [summarize([x["rtt"] for x in res])[0], summarize([x["cmds"] for x in res])[0]]
             rows.append(row)

@@ -31,6 +31,7 @@ from _common import (
     barrier_wait,
     header,
     interleave,
+    paired,
     parser,
     raw_client,
     reset_stats,
@@ -142,13 +143,12 @@ def main() -> None:
         print()
         print(header(f"Semaphore ({PERMITS} permits, {PROCS} processes, {total} acquisitions, hold {args.hold:g} ms)",
                      url))
-        ref = summarize([x["acq_s"] for x in results["ref_list_tokens"]])[0]
         rows = []
         for name, (_, _, how) in systems.items():
             res = results[name]
             med, lo, hi = summarize([x["acq_s"] for x in res])
             rows.append([
-                f"`{name}`", how, med, f"{lo:,.0f}–{hi:,.0f}", med / ref,
+                f"`{name}`", how, med, f"{lo:,.0f}–{hi:,.0f}", paired(res, results["ref_list_tokens"], "acq_s"),
                 max(x["max_inside"] for x in res), sum(x["violations"] for x in res),
                 summarize([x["fairness"] for x in res])[0], summarize([x["cmds_acq"] for x in res])[0],
                 summarize([x["rtt_acq"] for x in res])[0], summarize([x["cpu_us"] for x in res])[0],
