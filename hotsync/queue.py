@@ -51,6 +51,10 @@ key                        type    contents / lifetime
 ``{K}:p:<producer>``       string  last put request of one producer (retry guard); TTL
 ``{K}:consumers``          zset    live reserving consumers -> heartbeat deadline.  A
                                    consumer id is ``host/pid/process/object/thread``.
+                                   An idle consumer leaves at its next heartbeat or
+                                   at interpreter exit; a dead one is reaped by any
+                                   live consumer (no TTL: a TTL could drop the entry
+                                   of a consumer whose messages are still in flight)
 ``{K}:inflight:<consumer>`` list   messages reserved by one consumer
 ``{K}:dead``               list    dead letters (envelopes), newest first
 ``{K}:attempts``           hash    set queues: member -> deliveries of the copy that
@@ -68,6 +72,7 @@ Scripts: ``lua/queue_*.lua`` (list queues and shared steps) and
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import math
 import os
@@ -75,6 +80,7 @@ import socket
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -114,6 +120,13 @@ _ZPRE = script("queue_zpre")
 _HOST = socket.gethostname().replace("/", "_")
 _MAX_INT_PRIORITY = int(1.7e308)
 _CHUNK = 1000
+
+#: Queue objects with a consumer heartbeat: at interpreter exit their idle consumers
+#: leave {K}:consumers (see _leave_at_exit); weak, so a dropped queue is not kept alive
+_beating: weakref.WeakSet[Queue] = weakref.WeakSet()
+#: Seconds the exit hook may spend leaving (Redis down: the exit does not wait the
+#: retry budget out; the entries then end with their lease, reaped by other consumers)
+_EXIT_BUDGET = 2.0
 #: Seconds a getter trusts the last "nothing delayed, not shut down" answer of the
 #: prepare script and pops natively without it (the fast path).  It bounds how late a
 #: getter that was not told (see wake markers) notices a delayed item or a shutdown.
@@ -785,7 +798,28 @@ class _QueueBase:
         lease = Lease(self._client, Eval(_HEARTBEAT, (self._consumers_key,), (c.id, self._lease_ms)), self.lease,
                       time.monotonic(), lost, check=check, kind=self._kind, name=self.key)
         c.lease, c.first_beat = lease, lease.deadline
+        _beating.add(self)
         scheduler().add(lease)
+
+    def _leave_idle(self) -> None:
+        """Take this object's idle consumers out of {K}:consumers now (the exit hook).
+
+        An idle consumer otherwise leaves at its next heartbeat; a process that exits
+        first would leave its entry behind for good when no other consumer of the
+        queue ever runs to reap it (a key that outlives every user).  A consumer
+        still holding messages keeps its entry: its lease runs out and another
+        consumer redelivers them, as after a crash."""
+        for c in list(self._consumers.values()):
+            with c.lock:
+                lease = c.lease
+                if (c.token != process_token() or lease is None or not lease.active or c.held
+                        or c.reserving or c.orphans or c.unsettled):
+                    continue
+                lease.active = False
+                c.lease = None
+                c.until = 0.0
+            scheduler().cancel(lease)
+            self._requeue_all(c.inflight, c.id)
 
     def reserve(self, block: bool = True, timeout: float | None = None) -> Message:
         """Take an item for processing; it stays held by this process until acked.
@@ -1281,3 +1315,28 @@ class LifoSetQueue(_QueueBase):
     _encode = SetQueue._encode
     _decode = SetQueue._decode
     _decode_entry = SetQueue._decode_entry
+
+
+def _leave_at_exit() -> None:
+    """atexit: idle consumers of every queue object leave {K}:consumers, within
+    _EXIT_BUDGET seconds (on a daemon thread: a stalled server does not hold the exit)."""
+    queues = [q for q in list(_beating) if q._consumers]
+    if not queues:
+        return
+
+    def leave() -> None:
+        for q in queues:
+            try:
+                q._leave_idle()
+            except Exception:  # noqa: BLE001, S110 - best effort: the lease ends the entry anyway
+                pass
+
+    t = threading.Thread(target=leave, name="hotsync-queue-exit", daemon=True)
+    try:
+        t.start()
+    except RuntimeError:  # no new threads at this stage of the exit: skip (the lease ends it)
+        return
+    t.join(_EXIT_BUDGET)
+
+
+atexit.register(_leave_at_exit)
