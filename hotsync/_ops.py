@@ -20,7 +20,7 @@ from typing import Any, Union
 
 from ._scripts import Script
 
-__all__ = ["Eval", "Cmd", "Batch", "Call", "Ops", "Deadline", "check_lease", "check_lock_args", "MAX_BLOCK", "MAX_SECONDS"]
+__all__ = ["Eval", "Cmd", "Batch", "Guard", "Call", "Ops", "Deadline", "check_lease", "check_lock_args", "MAX_BLOCK", "MAX_SECONDS"]
 
 #: Longest single server-side block (seconds); longer waits re-issue the command.
 #: Waiters still wake the moment they are signalled: this only bounds how long a
@@ -31,13 +31,32 @@ MAX_SECONDS = 1e9
 
 
 @dataclass(frozen=True, slots=True)
+class Guard:
+    """A condition a write must meet to be applied by ``transaction()``.
+
+    A transaction whose calls carry guards checks them all before MULTI, with
+    ``watch`` WATCHed, on the connection that then sends MULTI/EXEC: a failed check
+    applies nothing, and a watched key changed in between makes EXEC apply nothing
+    (and the transaction checks again).  Guards of one ``group`` are checked by one
+    call, ``check(items of all of them)``: two puts of one transaction into a queue
+    with one free slot must fail together.
+    """
+
+    group: Any
+    watch: tuple[str, ...]
+    check: Callable[[list[Any]], Eval]
+    items: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Eval:
-    """Run a Lua script."""
+    """Run a Lua script.  ``guard``: only inside ``transaction()`` (see :class:`Guard`)."""
 
     script: Script
     keys: tuple[str, ...]
     args: tuple[Any, ...]
     idempotent: bool = True
+    guard: Guard | None = None
 
 
 @dataclass(frozen=True, slots=True)

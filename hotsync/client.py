@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import random
 import re
 import select
 import threading
@@ -46,7 +47,7 @@ except ImportError:  # pragma: no cover
     _hiredis_pack = None
 
 from ._keys import full_key, index_key, new_key
-from ._ops import Batch, Call, Cmd, Eval, Ops
+from ._ops import Batch, Call, Cmd, Eval, Guard, Ops
 from ._retry import RetryPolicy, is_not_applied
 from ._scripts import Script
 from .codecs import Codec, get_codec
@@ -486,10 +487,13 @@ class HotClient:
             return self._perform_batch(call)
         raise TypeError(f"not a hotsync call: {call!r}")
 
-    def _perform_batch(self, batch: Batch) -> list[Any]:
+    @staticmethod
+    def _batch_commands(calls: Sequence[Eval | Cmd]) -> tuple[list[tuple[Any, ...]], Any]:
+        """The commands of a batch, and its key (the first command's: routing, and
+        what errors name by default)."""
         commands: list[tuple[Any, ...]] = []
-        key = None  # the first command's key: routing, and what errors name by default
-        for c in batch.calls:
+        key = None
+        for c in calls:
             if type(c) is Eval:
                 if key is None and c.keys:
                     key = c.keys[0]
@@ -500,6 +504,10 @@ class HotClient:
                 if key is None:
                     key = _routing_key(c.args)
                 commands.append(tuple(c.args))
+        return commands, key
+
+    def _perform_batch(self, batch: Batch) -> list[Any]:
+        commands, key = self._batch_commands(batch.calls)
         timeout = self._read_timeout(batch.block)
         replies = self.retry.call(
             lambda: self.execute_many(commands, key=key, timeout=timeout, transaction=batch.transaction),
@@ -511,6 +519,104 @@ class HotClient:
             if isinstance(r, rx.ResponseError):
                 return self._translate_batch(batch, replies, key)
         return replies
+
+    def perform_guarded(self, batch: Batch, watch: Sequence[str], checks: Sequence[Eval]) -> list[Any]:
+        """Run a transaction batch only once every check passes: all or nothing.
+
+        On one connection: ``WATCH watch`` and the checks in one round trip; a check
+        answering an error applies nothing and raises TransactionError; else
+        MULTI/EXEC, which applies nothing if a watched key changed after the WATCH
+        (the checks then run again).  After _GUARD_ATTEMPTS such aborts (keys
+        changing under every attempt: a very busy queue) the last attempt runs
+        the checks and then MULTI/EXEC without WATCH: a check still refuses what
+        is already full or shut down, and only a change within that one round trip
+        can fail a command inside EXEC (reported by commit(), as without guards).
+        """
+        commands, key = self._batch_commands(batch.calls)
+        check_commands, _ = self._batch_commands(checks)
+        watch = tuple(dict.fromkeys(watch))
+        for attempt in range(_GUARD_ATTEMPTS):
+            watched = attempt < _GUARD_ATTEMPTS - 1
+            outcome = self.retry.call(
+                lambda: self._guarded_exchange(key, watch if watched else (), check_commands, commands),
+                idempotent=False,
+                key=key,
+                on_retry=self._count_retry,
+            )
+            if isinstance(outcome, rx.ResponseError):  # a check refused: nothing was written
+                raise TransactionError(
+                    f"the transaction was not applied (nothing was written): {outcome}"
+                ) from _translate(outcome, key, "a transaction's check")
+            if outcome is not None:
+                for r in outcome:
+                    if isinstance(r, rx.ResponseError):
+                        return self._translate_batch(batch, outcome, key)
+                return outcome
+            time.sleep(_guard_backoff(attempt))
+        raise AssertionError("unreachable: the last attempt watches nothing")  # pragma: no cover
+
+    def _guarded_exchange(self, key: Any, watch: Sequence[str], checks: Sequence[Sequence[Any]],
+                          commands: Sequence[Sequence[Any]]) -> list[Any] | rx.ResponseError | None:
+        """One attempt of :meth:`perform_guarded`: EXEC's replies, the error a check
+        answered, or None when EXEC applied nothing (a watched key changed).
+
+        The connection is dropped unless its WATCH was ended (EXEC, UNWATCH) in step."""
+        pool = self._pool_for(key)
+        try:
+            conn = pool.get_connection()
+        except BaseException as exc:
+            _mark_unsent(exc)
+            raise
+        ended = False  # no WATCH left on the connection, and every reply read
+        try:
+            first = ([("WATCH", *watch)] if watch else []) + list(checks)
+            try:
+                conn.send_packed_command([b"".join(b"".join(_pack(conn, c)) for c in first)])
+            except BaseException as exc:
+                _mark_unsent(exc)
+                raise
+            refused = None
+            for i in range(len(first)):
+                try:
+                    conn.read_response(disable_decoding=True)
+                except (rx.ConnectionError, rx.TimeoutError, OSError) as exc:
+                    _mark_unsent(exc)  # WATCH and checks write nothing: safe to run again
+                    raise
+                except rx.ResponseError as exc:
+                    if watch and i == 0:  # WATCH itself refused: nothing ran (MOVED, LOADING... retried)
+                        self._on_response_error(exc)
+                        raise
+                    refused = refused or exc
+            if refused is not None and is_not_applied(refused):
+                raise refused  # LOADING, READONLY...: retried (the connection is dropped)
+            if refused is not None:
+                if watch:
+                    conn.send_packed_command(_pack(conn, ("UNWATCH",)))
+                    conn.read_response(disable_decoding=True)
+                ended = True
+                return refused
+            try:
+                conn.send_packed_command(
+                    [b"".join(b"".join(_pack(conn, c)) for c in (("MULTI",), *commands, ("EXEC",)))])
+            except BaseException as exc:
+                _mark_unsent(exc)  # EXEC, last, did not reach the server whole: nothing ran
+                raise
+            replies: list[Any] = []
+            for _ in range(len(commands) + 2):
+                try:
+                    replies.append(conn.read_response(disable_decoding=True))
+                except rx.ResponseError as exc:
+                    replies.append(exc)
+            ended = True
+        finally:
+            if not ended:
+                conn.disconnect()
+            pool.release(conn)
+        result = replies[-1]
+        if isinstance(result, Exception):  # EXECABORT: a command was refused when queued
+            queued_errors = [r for r in replies[1:-1] if isinstance(r, Exception)]
+            raise queued_errors[0] if queued_errors else result
+        return None if result is None else list(result)
 
     @staticmethod
     def _translate_batch(batch: Batch, replies: list[Any], key: Any) -> list[Any]:
@@ -594,6 +700,16 @@ def _give_back(idle: list[Any], pool: Any) -> None:
             pool.release(conn)
         except Exception:  # noqa: BLE001 - interpreter shutdown, a pool already disconnected
             conn.disconnect()
+
+
+#: Attempts of a guarded transaction (see HotClient.perform_guarded); the last watches nothing.
+_GUARD_ATTEMPTS = 32
+
+
+def _guard_backoff(attempt: int) -> float:
+    """Seconds before the next attempt of a guarded transaction whose EXEC was aborted:
+    jittered, growing to a few milliseconds (another writer was just active)."""
+    return random.uniform(0, min(0.0002 * 2 ** attempt, 0.005))
 
 
 def _take_idle(idle: list[Any]) -> Any:
@@ -734,7 +850,19 @@ class Transaction:
             self.results = []
             return self.results
         batch = Batch(tuple(self.calls), idempotent=False, transaction=True)
-        self.results = self.client.perform(batch)
+        # guards of the calls left (an inner block that raised took its calls, and
+        # their guards, with it), one check per group over all the group's items
+        groups: dict[Any, tuple[Guard, list[Any]]] = {}
+        for call in self.calls:
+            guard = getattr(call, "guard", None)
+            if guard is not None:
+                groups.setdefault(guard.group, (guard, []))[1].extend(guard.items)
+        if groups:
+            watch = [k for guard, _ in groups.values() for k in guard.watch]
+            checks = [guard.check(items) for guard, items in groups.values()]
+            self.results = self.client.perform_guarded(batch, watch, checks)
+        else:
+            self.results = self.client.perform(batch)
         failed = [r for r in self.results if isinstance(r, Exception)]
         if failed:
             raise TransactionError(
@@ -760,6 +888,15 @@ def transaction(client: HotClient | None = None) -> Iterator[Transaction]:
 
     The block belongs to the calling thread (it is a context variable): a
     thread started inside it does not join it, and its writes apply at once.
+
+    Writes that can be refused carry a guard (a queue put: full, shut down).
+    Then the block is all or nothing: the guards are checked under ``WATCH``
+    right before MULTI/EXEC, on the same connection; a refused check raises
+    TransactionError and writes nothing, and a watched key changed in between
+    makes EXEC write nothing and the check run again (see
+    :meth:`HotClient.perform_guarded`).  Other errors inside EXEC (a key of
+    the wrong type) fail only their own command, as Redis does; the others
+    are applied, and TransactionError says so.
     """
     client = client or default_client()
     outer = _active_transaction(client)

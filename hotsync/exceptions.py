@@ -98,7 +98,9 @@ class WrongTypeError(HotsyncError, TypeError):
 
 
 class TransactionError(HotsyncError, RuntimeError):
-    """A read was attempted inside ``transaction()``, whose writes are not yet applied."""
+    """A ``transaction()`` went wrong: a read inside it (its writes are not applied
+    yet), a guarded write refused (a full or shut-down queue: nothing was written),
+    or a command that failed inside EXEC (the message says the others were applied)."""
 
 
 class ConfigConflictError(HotsyncError, ValueError):

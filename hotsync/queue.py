@@ -82,12 +82,12 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from . import _keys
 from ._message import DeadLetter, Message
-from ._ops import MAX_BLOCK, MAX_SECONDS, Batch, Cmd, Deadline, Eval, Ops
+from ._ops import MAX_BLOCK, MAX_SECONDS, Batch, Cmd, Deadline, Eval, Guard, Ops
 from ._renewal import Lease, process_token, scheduler
 from ._replies import raise_errors
 from ._scripts import script
@@ -350,18 +350,19 @@ class _QueueBase:
     # -- put ----------------------------------------------------------------
 
     def _put_call(self, argv: list[Any], req: str, guard: str, wait_ms: int, putter: str, delay_ms: int,
-                  strict: bool) -> Eval:
-        """The put script call; *req*: '' or the request with its guard part (see queue_put.lua)."""
+                  strict: str = "0") -> Eval:
+        """The put script call; *req*: '' or the request with its guard part (see queue_put.lua);
+        *strict*: '1' full or shut down is an error reply, '2' only check (transactions)."""
         idem = req.startswith("?")
         if self._zset:
             keys = (self._main, self._meta, self._delayed, guard, self._putters, self._waiters, self._ready,
                     self._attempts, self._getters)
-            head = (req, self._bounded, wait_ms, putter, delay_ms, "1" if strict else "0", self._mode)
+            head = (req, self._bounded, wait_ms, putter, delay_ms, strict, self._mode)
             return Eval(_ZPUT, keys, (*head, *argv), idempotent=idem)
-        if not (self._bounded or delay_ms or wait_ms or strict):
+        if not (self._bounded or delay_ms or wait_ms or strict != "0"):
             return Eval(_PUT, (self._main, self._meta, guard), (req, *argv), idempotent=idem)
         keys = (self._main, self._meta, guard, self._delayed, self._putters, self._getters)
-        head = (req, self._bounded, wait_ms, putter, delay_ms, "1" if strict else "0")
+        head = (req, self._bounded, wait_ms, putter, delay_ms, strict)
         return Eval(_PUT, keys, (*head, *argv), idempotent=idem)
 
     def _put_ops(self, argv: list[Any], block: bool, timeout: float | None, delay_ms: int,
@@ -376,7 +377,7 @@ class _QueueBase:
             wait_ms = int((deadline.block_for() + 1.0) * 1000) if block and self._bounded else 0
             garg, sent = self._guard_arg(p), time.monotonic()
             try:
-                reply = yield self._put_call(argv, req + garg, p[0], wait_ms, putter, delay_ms, False)
+                reply = yield self._put_call(argv, req + garg, p[0], wait_ms, putter, delay_ms)
             except OutcomeUnknownError:
                 # sent, reply lost: ask again with the retry guard checked ("?"), safe to repeat
                 req = req if req.startswith("?") else "?" + req
@@ -400,7 +401,14 @@ class _QueueBase:
             raise ValueError(f"cannot put {len(items)} items into a queue of maxsize {self.maxsize}")
         client = self._client
         if client.in_transaction():
-            client.write(self._put_call(argv, "", self._meta, 0, "", delay_ms, True))
+            # all or nothing: the transaction checks, under WATCH, that the queue takes
+            # every item its puts of this queue bring, before its MULTI (see Guard)
+            def check(merged: list[Any]) -> Eval:
+                return self._put_call(merged, "", self._meta, 0, "", delay_ms, "2")
+
+            watch = (self._main, self._meta, self._delayed) if self._bounded else (self._meta,)
+            guard = Guard(("queue put", self._main), watch, check, tuple(argv))
+            client.write(replace(self._put_call(argv, "", self._meta, 0, "", delay_ms, "1"), guard=guard))
             self._m["put"].inc(len(items))
             return len(items)
         if self._bounded or delay_ms or self._zset:
@@ -437,7 +445,10 @@ class _QueueBase:
 
         Raises ShutDown after ``shutdown()`` (also for putters blocked at that
         moment).  Inside ``transaction()`` the put is queued and applied at the
-        block's end; a full or shut-down queue then fails the transaction.
+        block's end, all or nothing: a queue that is full (for all the items the
+        block puts into it) or shut down makes the whole block raise
+        :class:`~hotsync.exceptions.TransactionError` with nothing written, its
+        other writes included; the block does not wait for space.
         Retrying after a lost reply never puts twice (a per-producer request
         number is checked by the script).
         """

@@ -18,7 +18,9 @@
 --   ARGV[2..] envelopes '|id|0|payload' (the enqueue time is put in front here)
 -- Full shape (6 KEYS): ARGV[2] maxsize (0 = unbounded), ARGV[3] wait (ms to register
 --   ARGV[4] as a putter when full, 0 = don't), ARGV[4] putter id, ARGV[5] delay (ms),
---   ARGV[6] strict ('1': answer full / shut down with an error, inside MULTI),
+--   ARGV[6] strict ('1': answer full / shut down with an error, inside MULTI; '2': the
+--   same answers, but only check: nothing is written and a put that would be applied
+--   returns 0 -- what transaction() runs under WATCH before its MULTI),
 --   ARGV[7..] envelopes
 --
 -- Returns n >= 0 added, -1 already applied (a retry), -2 shut down, or -3 - free
@@ -27,10 +29,10 @@
 -- is only ever extended here (other putters may wait longer).
 local queue, meta, producer = KEYS[1], KEYS[2], KEYS[3]
 local delayed, putters, getters = KEYS[4], KEYS[5], KEYS[6]
-local first, maxsize, wait, putter, delay, strict = 2, 0, 0, '', 0, false
+local first, maxsize, wait, putter, delay, strict, check = 2, 0, 0, '', 0, false, false
 if delayed then
   first, maxsize, wait, putter = 7, tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-  delay, strict = tonumber(ARGV[5]), ARGV[6] == '1'
+  delay, strict, check = tonumber(ARGV[5]), ARGV[6] ~= '0', ARGV[6] == '2'
 end
 local n = #ARGV - first + 1
 local registered = putter .. '|' .. n -- as wake_putters reads it
@@ -69,6 +71,7 @@ if maxsize > 0 then
     return -3 - math.max(maxsize - count, 0)
   end
 end
+if check then return 0 end
 
 if delay > 0 then
   for i = first, #ARGV do

@@ -23,7 +23,9 @@
 -- ARGV[3] wait      ms to register ARGV[4] as a putter when full (0 = don't)
 -- ARGV[4] putter    putter id
 -- ARGV[5] delay     ms before the items may be got (0 = now)
--- ARGV[6] strict    '1': answer full / shut down with an error (inside MULTI)
+-- ARGV[6] strict    '1': answer full / shut down with an error (inside MULTI); '2': the
+--                   same answers, but only check: nothing is written and a put that
+--                   would be applied returns 0 (transaction() runs it under WATCH)
 -- ARGV[7] mode      'pq' | 'fifo' | 'lifo'
 -- ARGV[8..] pq: priority, payload pairs; set queues: payloads
 --
@@ -35,7 +37,7 @@
 local queue, meta, delayed, producer = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local putters, waiters, ready, attempts, getters = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local maxsize, wait, putter = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local delay, strict, mode = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7]
+local delay, strict, check, mode = tonumber(ARGV[5]), ARGV[6] ~= '0', ARGV[6] == '2', ARGV[7]
 -- @include request
 -- @include wake_getters
 
@@ -72,6 +74,7 @@ if maxsize > 0 then
     return -3 - math.max(maxsize - count, 0)
   end
 end
+if check then return 0 end
 
 local last = tonumber(redis.call('HGET', meta, 'seq') or '0')
 local target, due, waiting = queue, 0, 0

@@ -103,3 +103,20 @@ def requeue_consumer(url, prefix, kind, key, consumer, result_key):
     q = getattr(hotsync, kind)(key=key, client=c, max_attempts=3)
     c.redis.set(f"{prefix}{result_key}", q.requeue_consumer(consumer))
     sys.exit(0)
+
+
+def ledger_producer(url, prefix, kind, key, maxsize, first, count):
+    """Each item: one transaction appending it to a ledger List and putting it into a
+    bounded queue nobody drains; a transaction refused as full must write neither."""
+    c = _client(url, prefix)
+    q = getattr(hotsync, kind)(maxsize, key=key, client=c)
+    ledger = hotsync.List(key=f"{key}:ledger", client=c)
+    _wait_go(c, prefix)
+    for i in range(first, first + count):
+        try:
+            with hotsync.transaction(c):
+                ledger.append(i)
+                q.put((0, i) if kind == "PriorityQueue" else i)
+        except hotsync.TransactionError:
+            c.redis.incr(f"{prefix}refused")
+    sys.exit(0)

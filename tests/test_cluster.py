@@ -154,3 +154,17 @@ def test_a_batch_whose_slot_is_being_migrated_follows_the_ask_redirect(cluster_c
             n.execute_command("CLUSTER", "SETSLOT", slot, "NODE", source_id)
         for n in nodes.values():
             n.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_guarded_transaction_runs_on_the_node_of_its_slot(cluster_client):
+    # the WATCH, the queue's check and MULTI/EXEC go to the node that owns the slot
+    q = hotsync.Queue(1, "{txc}:q", cluster_client)
+    ledger = hotsync.List(key="{txc}:ledger", client=cluster_client)
+    with hotsync.transaction(cluster_client):
+        ledger.append("a")
+        q.put("a")
+    with pytest.raises(hotsync.TransactionError, match="not applied.*Full"), hotsync.transaction(cluster_client):
+        ledger.append("b")
+        q.put("b")
+    assert ledger.value == ["a"] and q.get_nowait() == "a"
