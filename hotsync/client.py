@@ -324,13 +324,10 @@ class HotClient:
                 # not refused were reads.  The retry policy sends the batch again, whole.
                 raise refused[0]
             return replies
-        result = replies[-1]
-        if isinstance(result, Exception):
-            queued_errors = [r for r in replies[1:-1] if isinstance(r, Exception)]
-            raise queued_errors[0] if queued_errors else result
-        if result is None:  # pragma: no cover - only with WATCH, which hotsync does not use
+        result = _exec_result(replies)
+        if result is None:  # pragma: no cover - only under WATCH (perform_guarded, not this path)
             raise rx.WatchError("transaction aborted")
-        return list(result)
+        return result
 
     def _exchange(
         self, key: str | None, pack: Any, expect: int | Sequence[bool], timeout: Any, *, keep_errors: bool,
@@ -612,11 +609,7 @@ class HotClient:
             if not ended:
                 conn.disconnect()
             pool.release(conn)
-        result = replies[-1]
-        if isinstance(result, Exception):  # EXECABORT: a command was refused when queued
-            queued_errors = [r for r in replies[1:-1] if isinstance(r, Exception)]
-            raise queued_errors[0] if queued_errors else result
-        return None if result is None else list(result)
+        return _exec_result(replies)
 
     @staticmethod
     def _translate_batch(batch: Batch, replies: list[Any], key: Any) -> list[Any]:
@@ -700,6 +693,17 @@ def _give_back(idle: list[Any], pool: Any) -> None:
             pool.release(conn)
         except Exception:  # noqa: BLE001 - interpreter shutdown, a pool already disconnected
             conn.disconnect()
+
+
+def _exec_result(replies: list[Any]) -> list[Any] | None:
+    """EXEC's replies from the replies to MULTI, the queued commands and EXEC; None
+    when EXEC applied nothing because a WATCHed key changed.  EXECABORT (a command
+    refused when queued) raises that command's error."""
+    result = replies[-1]
+    if isinstance(result, Exception):
+        queued_errors = [r for r in replies[1:-1] if isinstance(r, Exception)]
+        raise queued_errors[0] if queued_errors else result
+    return None if result is None else list(result)
 
 
 #: Attempts of a guarded transaction (see HotClient.perform_guarded); the last watches nothing.
