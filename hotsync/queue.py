@@ -788,12 +788,7 @@ class _QueueBase:
             if dead:
                 self._reap_consumers(dead)
             with c.lock:
-                if not c.held and not c.reserving and not c.orphans and c.lease is lease:
-                    # idle: leave the consumers set (requeue anything stray in our list first)
-                    lease.active = False
-                    c.lease = None
-                    c.until = 0.0
-                    self._requeue_all(c.inflight, c.id)
+                if self._leave_if_idle(c, lease):
                     return True
                 # not registered while holding messages: they were reaped (we stalled past the lease)
                 return int(reply[0]) == 1 or not c.held
@@ -822,15 +817,21 @@ class _QueueBase:
         consumer redelivers them, as after a crash."""
         for c in list(self._consumers.values()):
             with c.lock:
-                lease = c.lease
-                if (c.token != process_token() or lease is None or not lease.active or c.held
-                        or c.reserving or c.orphans or c.unsettled):
-                    continue
-                lease.active = False
-                c.lease = None
-                c.until = 0.0
-            scheduler().cancel(lease)
-            self._requeue_all(c.inflight, c.id)
+                if c.token == process_token() and c.lease is not None and c.lease.active:
+                    self._leave_if_idle(c, c.lease)
+
+    def _leave_if_idle(self, c: _Consumer, lease: Lease) -> bool:
+        """(Under ``c.lock``.)  When ``c`` holds nothing and ``lease`` is still its
+        heartbeat: stop the heartbeat and leave {K}:consumers, requeueing anything
+        stray in its list first (and messages whose ack failed: see ``unsettled``).
+        Returns whether it left."""
+        if c.held or c.reserving or c.orphans or c.lease is not lease:
+            return False
+        lease.active = False
+        c.lease = None
+        c.until = 0.0
+        self._requeue_all(c.inflight, c.id)
+        return True
 
     def reserve(self, block: bool = True, timeout: float | None = None) -> Message:
         """Take an item for processing; it stays held by this process until acked.
