@@ -47,6 +47,20 @@ def test_a_renewal_that_reaches_redis_after_a_successful_release_reports_no_loss
     assert seen == [slow] and slow.lost.is_set()
 
 
+def _acquire_in_thread(lock, timeout):
+    """Start ``lock.acquire(timeout=...)`` on a thread; ``got`` receives its result
+    ("ok") and the monotonic time it returned ("at")."""
+    got: dict[str, object] = {}
+
+    def wait():
+        got["ok"] = lock.acquire(timeout=timeout)
+        got["at"] = time.monotonic()
+
+    t = threading.Thread(target=wait, daemon=True)
+    t.start()
+    return t, got
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_a_fair_waiter_behind_a_sigkilled_holder_gets_the_lock_within_its_lease_plus_one_second(
@@ -60,14 +74,7 @@ def test_a_fair_waiter_behind_a_sigkilled_holder_gets_the_lock_within_its_lease_
     # the second waiter has a long lease of its own, so its ticket heartbeat (every
     # lease / 3) is not what wakes it: the holder's lease must bound its wait
     second = hotsync.Lock("dead-holder", client, lease=30, fair=True)
-    got: dict[str, object] = {}
-
-    def wait():
-        got["ok"] = second.acquire(timeout=40)
-        got["at"] = time.monotonic()
-
-    t = threading.Thread(target=wait, daemon=True)
-    t.start()
+    t, got = _acquire_in_thread(second, 40)
     wait_for(lambda: raw.zcard(holder._line_key) == 2, 10, "second waiter in line")
     holder.release()  # grants the lock to the first waiter, in its own process
     wait_for(lambda: raw.get(f"{prefix}doomed:acquired") is not None, 10, "first waiter holding")
@@ -90,14 +97,7 @@ def test_a_fair_waiter_behind_a_dead_head_gets_the_lock_soon_after_the_heads_gra
     ghost = start(_workers.wait_in_line, redis_url, prefix, "dead-head", lease, "ghost")
     wait_for(lambda: raw.zcard(holder._line_key) == 1, 60, "ghost in line")
     live = hotsync.Lock("dead-head", client, lease=30, fair=True)  # long lease: see above
-    got: dict[str, object] = {}
-
-    def wait():
-        got["ok"] = live.acquire(timeout=40)
-        got["at"] = time.monotonic()
-
-    t = threading.Thread(target=wait, daemon=True)
-    t.start()
+    t, got = _acquire_in_thread(live, 40)
     wait_for(lambda: raw.zcard(holder._line_key) == 2, 10, "live waiter in line")
     kill9(ghost)
     holder.release()  # grants the lock to the dead head, for what its ticket had left
