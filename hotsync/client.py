@@ -12,6 +12,12 @@ from the redis-py connection pool, so that:
 * every read has its own timeout: blocking waits of any length work whatever
   the client's ``socket_timeout`` (a ``BLPOP key 7`` on a default redis-py 8
   client fails after ~59 s), and lease renewals give up in time;
+* a blocking command ends when its own timeout does: Redis times blocked
+  clients out only when its event loop wakes, which on an idle server is once
+  per ``1/hz`` s (100 ms at the default ``hz 10``: ``BLPOP key 0.02`` returned
+  after 100 ms here).  Once a wait's timeout has passed without a reply, the
+  client sends a ``PING`` on another connection to the same server, which wakes
+  that loop, and the timed-out command answers at once (see ``_await_reply``);
 * replies are raw bytes regardless of ``decode_responses``;
 * a few idle connections (at most 4) are kept out of the pool (single node, and
   a plain pool of at least 100 connections, redis-py 8's default: a smaller or
@@ -158,6 +164,9 @@ class HotClient:
         # from the pool and giving it back costs ~10 us per command in redis-py 8
         self._idle: list[Any] | None = [] if self._may_keep_idle() else None
         self._reply_skip: bool | None = None  # whether CLIENT REPLY SKIP is allowed (probed once)
+        # a nudge (see _await_reply) borrows a second connection: never from a blocking
+        # pool, where it could wait for the very connection that is blocked
+        self._may_nudge = not isinstance(getattr(client, "connection_pool", None), redis.BlockingConnectionPool)
         if self._idle is not None:
             # a HotClient dropped without close() (one per request around a shared
             # redis-py client) must not keep its idle connections out of that pool
@@ -229,17 +238,21 @@ class HotClient:
     def _read_timeout(self, block: float) -> Any:
         return block + self._read_margin if block and self._timed_reads else _DEFAULT
 
-    def execute(self, *args: Any, key: str | None = None, timeout: Any = _DEFAULT) -> Any:
+    def execute(self, *args: Any, key: str | None = None, timeout: Any = _DEFAULT, block: float = 0.0) -> Any:
         """Run one command once (no retry); return the raw reply.
 
         ``key`` routes the command on a cluster; ``timeout`` bounds the wait for
-        the reply (default: the connection's ``socket_timeout``).  Errors raised
-        before the command was sent are tagged as safe to retry.
+        the reply (default: the connection's ``socket_timeout``); ``block``: the
+        command's own server-side timeout in seconds (a blocking command), which
+        the client then makes the server keep to the millisecond (see
+        ``_await_reply``).  Errors raised before the command was sent are tagged as
+        safe to retry.
         """
         if _reply_mode(args) is not None:
             raise _reply_mode_refused()
         try:
-            return self._exchange(key, lambda conn: _pack(conn, args), 1, timeout, keep_errors=False)[0]
+            return self._exchange(key, lambda conn: _pack(conn, args), 1, timeout, keep_errors=False,
+                                  block=block)[0]
         except rx.AskError as exc:
             if isinstance(exc, rx.MovedError) or not self._cluster:
                 raise
@@ -287,11 +300,14 @@ class HotClient:
         key: str | None = None,
         timeout: Any = _DEFAULT,
         transaction: bool = False,
+        block: float = 0.0,
     ) -> list[Any]:
         """Pipeline ``commands`` in one round trip (optionally as MULTI/EXEC).
 
         Returns one reply per command; error replies appear as exception
-        instances.  With ``transaction=True`` the replies are EXEC's.
+        instances.  With ``transaction=True`` the replies are EXEC's.  ``block``:
+        the server-side timeout of a blocking command among them, as for
+        :meth:`execute`.
         """
         expect, silent = [], False
         for i, command in enumerate(commands):
@@ -308,7 +324,7 @@ class HotClient:
             commands = [("MULTI",), *commands, ("EXEC",)]
             expect = [True] * len(commands)
         replies = self._exchange(key, lambda conn: [b"".join(b"".join(_pack(conn, c)) for c in commands)],
-                                 expect, timeout, keep_errors=True, atomic=transaction)
+                                 expect, timeout, keep_errors=True, atomic=transaction, block=block)
         moved = [r for r in replies if isinstance(r, rx.MovedError)]
         if moved:
             self._on_response_error(moved[0])
@@ -331,7 +347,7 @@ class HotClient:
 
     def _exchange(
         self, key: str | None, pack: Any, expect: int | Sequence[bool], timeout: Any, *, keep_errors: bool,
-        pool: Any = None, atomic: bool = False,
+        pool: Any = None, atomic: bool = False, block: float = 0.0,
     ) -> list[Any]:
         """Send packed command(s) on one pooled connection and read their replies.
 
@@ -347,7 +363,9 @@ class HotClient:
         a usable master (READONLY, MASTERDOWN): the retry then connects again, to
         whatever the address names after a failover, instead of asking the demoted
         node until the budget is spent.  Errors before the bytes were sent are
-        tagged as safe to retry.  ``timeout`` bounds the whole exchange.
+        tagged as safe to retry.  ``timeout`` bounds the whole exchange; ``block``:
+        the server-side timeout of a blocking command in the batch (seconds from
+        the send), kept by :meth:`_await_reply`.
         """
         idle = self._idle if pool is None else None  # ``pool``: this node's, not the key's
         conn = _take_idle(idle) if idle else None
@@ -370,6 +388,7 @@ class HotClient:
             except BaseException as exc:
                 _mark_unsent(exc)
                 raise
+            due = time.monotonic() + block if block > 0.0 and self._may_nudge else None
             end = None if timeout is _DEFAULT or timeout is None else time.monotonic() + timeout
             replies: list[Any] = []
             drop = False  # not to be reused: its server was demoted, or it may be out of step
@@ -381,6 +400,8 @@ class HotClient:
                     replies.append(None)
                     continue
                 try:
+                    if due is not None and not self._await_reply(conn, due, key, pool):
+                        due = None  # no nudge possible: the server's own timeout ends the wait
                     if timeout is _DEFAULT:
                         replies.append(conn.read_response(disable_decoding=True))
                     else:
@@ -416,6 +437,37 @@ class HotClient:
                 idle.append(conn)
             else:
                 (pool or self._pool_for(key)).release(conn)
+
+    def _await_reply(self, conn: Any, due: float, key: str | None, pool: Any) -> bool:
+        """Wait until ``conn`` has a reply to read, making the server keep a blocking
+        command's timeout, which ends at ``due`` (monotonic).
+
+        Redis checks blocked clients' timeouts when its event loop wakes: at once
+        on a busy server, but on an idle one only at its next cron tick (every
+        ``1/hz`` s, 100 ms by default), so ``BLPOP key 0.02`` would answer after up
+        to 100 ms.  A command arriving wakes the loop: once ``due`` has passed with
+        no reply, a ``PING`` goes to the same server on another connection (a
+        *nudge*), and the blocked command times out then.  A nudge that arrives
+        before the server's own deadline (it started timing at the command's
+        arrival) wakes the loop too early, so nudges follow 1, 2, 4 ... 32 ms
+        apart, seven in all; a command that reached the server more than ~60 ms
+        after it was sent is left to the server's tick.  The reply is whatever the
+        server decides, so nothing is lost: a value pushed just before the nudge
+        is the reply, as it would have been without one.  Returns False when a
+        nudge could not be sent (no second connection): then the server's own
+        tick ends the wait."""
+        gap = 0.001
+        wait = due + gap - time.monotonic()
+        for _ in range(_NUDGES):
+            if _reply_within(conn, min(max(wait, 0.0), 3600.0)):  # poll() takes at most ~24 days
+                return True
+            try:
+                self._exchange(key, lambda c: _pack(c, ("PING",)), 1, _NUDGE_TIMEOUT, keep_errors=True, pool=pool)
+            except Exception:  # noqa: BLE001 - a nudge is an optimisation; the blocked read goes on
+                return False
+            wait = gap
+            gap *= 2
+        return True
 
     def _on_response_error(self, exc: rx.ResponseError) -> None:
         if self._cluster and isinstance(exc, rx.MovedError):  # ASK: the table is still right
@@ -462,7 +514,7 @@ class HotClient:
         timeout = self._read_timeout(block)
         try:
             return self.retry.call(
-                lambda: self.execute(*args, key=key, timeout=timeout),
+                lambda: self.execute(*args, key=key, timeout=timeout, block=block),
                 idempotent=idempotent,
                 key=key,
                 on_retry=self._count_retry,
@@ -507,7 +559,8 @@ class HotClient:
         commands, key = self._batch_commands(batch.calls)
         timeout = self._read_timeout(batch.block)
         replies = self.retry.call(
-            lambda: self.execute_many(commands, key=key, timeout=timeout, transaction=batch.transaction),
+            lambda: self.execute_many(commands, key=key, timeout=timeout, transaction=batch.transaction,
+                                      block=batch.block),
             idempotent=batch.idempotent,
             key=key,
             on_retry=self._count_retry,
@@ -679,7 +732,24 @@ class HotClient:
 
 
 _IDLE_MAX = 4
+_NUDGES = 7  # nudges 1 ms after a blocking command's timeout, then 1, 2 ... 32 ms apart (64 ms after the last: read)
+_NUDGE_TIMEOUT = 1.0  # seconds a nudge's PING may take before nudging stops
 _CLIENTS: weakref.WeakSet[HotClient] = weakref.WeakSet()
+
+
+def _reply_within(conn: Any, wait: float) -> bool:
+    """Whether ``conn`` has a reply (or an error: EOF) to read within ``wait`` seconds.
+
+    With hiredis on a plain socket (the usual case): its buffer, then one ``poll``;
+    redis-py's ``can_read`` costs two more system calls (it also peeks for EOF,
+    which the read that follows reports anyway), measured at ~5 us per blocking
+    call here.  Other parsers and TLS sockets (which buffer above the socket)
+    go through ``can_read``."""
+    reader = getattr(conn._parser, "_reader", None)
+    sock = conn._sock
+    if reader is None or sock is None or hasattr(sock, "pending") or not hasattr(reader, "has_data"):
+        return bool(conn.can_read(timeout=wait))
+    return reader.has_data() or _readable(sock, wait)
 
 
 def _give_back(idle: list[Any], pool: Any) -> None:
@@ -731,13 +801,13 @@ def _take_idle(idle: list[Any]) -> Any:
     return conn
 
 
-def _readable(sock: Any) -> bool:
-    """Whether ``sock`` has something to read (or was closed), without waiting."""
+def _readable(sock: Any, wait: float = 0.0) -> bool:
+    """Whether ``sock`` has something to read (or was closed) within ``wait`` seconds."""
     if _HAS_POLL:
         poller = select.poll()
         poller.register(sock, select.POLLIN)
-        return bool(poller.poll(0))
-    return bool(select.select([sock], [], [], 0)[0])  # Windows: no poll(); select() takes sockets
+        return bool(poller.poll(wait * 1000.0))
+    return bool(select.select([sock], [], [], wait)[0])  # Windows: no poll(); select() takes sockets
 
 
 _HAS_POLL = hasattr(select, "poll")

@@ -47,3 +47,21 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str = "conditi
         if time.monotonic() > end:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.01)
+
+
+#: short timeouts a waiter gives up after; on a server that ignored them until its
+#: next tick (1 s at hz 1), their overshoot would add up to ~2 s, not to milliseconds
+SHORT_TIMEOUTS = (0.01, 0.03, 0.06, 0.1)
+
+
+def overshoot(wait, timeouts=SHORT_TIMEOUTS):
+    """Run ``wait(timeout)`` (which must give up) for each timeout; return the
+    total time spent past the timeouts, after checking none returned early."""
+    total = 0.0
+    for timeout in timeouts:
+        started = time.monotonic()
+        wait(timeout)
+        took = time.monotonic() - started
+        assert took >= timeout, f"gave up after {took:.3f}s, before its timeout of {timeout}s"
+        total += took - timeout
+    return total

@@ -120,3 +120,17 @@ def ledger_producer(url, prefix, kind, key, maxsize, first, count):
         except hotsync.TransactionError:
             c.redis.incr(f"{prefix}refused")
     sys.exit(0)
+
+
+def trickle_producer(url, prefix, key, count, seed):
+    """put 0..count-1 one by one, a random 0-6 ms apart (some land as a short get gives up)."""
+    import random
+
+    rng = random.Random(seed)
+    c = _client(url, prefix)
+    q = hotsync.Queue(key=key, client=c)
+    _wait_go(c, prefix)
+    for i in range(count):
+        q.put(i)
+        time.sleep(rng.random() * 0.006)
+    sys.exit(0)

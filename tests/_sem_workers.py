@@ -76,3 +76,19 @@ def hammer_rate_limiter(url, prefix, rate, burst, seconds, blocking, start_key):
     r.rpush(f"{prefix}admitted", admitted)
     r.rpush(f"{prefix}asked", asked)
     sys.exit(0)
+
+
+def churn_permit(url, prefix, key, value, rounds, seed, start_key):
+    """Acquire and release one permit ``rounds`` times, holding it and pausing 0-4 ms."""
+    import random
+
+    rng = random.Random(seed)
+    c = _client(url, prefix)
+    sem = hotsync.Semaphore(value, key, c, lease=10)
+    _start_together(c.redis, prefix, start_key)
+    for _ in range(rounds):
+        assert sem.acquire(timeout=30)
+        time.sleep(rng.random() * 0.004)
+        sem.release()
+        time.sleep(rng.random() * 0.004)
+    sys.exit(0)

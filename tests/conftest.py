@@ -80,3 +80,23 @@ def private_server():
     server = RedisServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def slow_tick_url():
+    """A private server with ``hz 1``: it times out blocked commands only once a second
+    when nothing else wakes it (the default ``hz 10`` does it every 100 ms), so a
+    client that relies on the server's tick to end a short wait is caught."""
+    if find_server_binary() is None:
+        pytest.skip("no redis-server binary to start a server with hz 1")
+    with RedisServer(args=["--hz", "1"]) as server:
+        yield server.url
+
+
+@pytest.fixture
+def slow_tick_client(slow_tick_url, prefix):
+    c = hotsync.HotClient.from_url(slow_tick_url, key_prefix=prefix, metrics=False,
+                                   retry=hotsync.RetryPolicy(budget=5))
+    yield c
+    c.redis.flushall()
+    c.close()

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 TESTS = Path(__file__).resolve().parent
 CORE = [
     "test_lock.py", "test_queue.py", "test_queue_reliable.py", "test_semaphore.py", "test_ratelimit.py",
-    "test_scripts.py", "collections/test_number.py", "collections/test_counter.py", "collections/test_list.py",
+    "test_scripts.py", "test_client_timeouts.py", "collections/test_number.py", "collections/test_counter.py", "collections/test_list.py",
     "collections/test_dict.py", "collections/test_set.py", "collections/test_string.py",
 ]
 
@@ -58,7 +58,7 @@ import hotsync
 import hotsync.client as hc
 checked = []
 real = hc._readable
-hc._readable = lambda sock: checked.append(sock) or real(sock)
+hc._readable = lambda sock, wait=0.0: checked.append(sock) or real(sock, wait)
 c = hotsync.HotClient.from_url(sys.argv[1], key_prefix=sys.argv[2])
 lock = hotsync.Lock("w", c, lease=5)
 with lock:

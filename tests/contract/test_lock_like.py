@@ -17,7 +17,7 @@ import pytest
 
 import hotsync
 
-from .._helpers import join_all, kill9, start, wait_for
+from .._helpers import join_all, kill9, overshoot, start, wait_for
 from . import _workers
 from ._kinds import LOCK_LIKE, lock_like
 
@@ -90,6 +90,21 @@ def test_a_held_one_refuses_another_object_at_once_and_after_its_timeout(client,
     assert 0.3 <= time.monotonic() - started < 3.0
     holder.release()
     assert _elsewhere(lambda: other.acquire(blocking=False) and (other.release() or True)) is True
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_short_timeout_ends_the_wait_on_time_on_an_idle_server(slow_tick_client, kind):
+    # Redis ends a blocked command's wait only when its event loop wakes, which an
+    # idle server does once per 1/hz s: the client must not leave it to that tick
+    key = f"c:{uuid.uuid4().hex[:8]}"
+    holder, other = lock_like(kind, key, slow_tick_client), lock_like(kind, key, slow_tick_client)
+    assert holder.acquire() is True
+
+    def give_up(timeout):
+        assert _elsewhere(other.acquire, timeout=timeout) is False
+
+    assert overshoot(give_up) < 0.5
+    holder.release()
 
 
 @pytest.mark.parametrize("kind", KINDS)

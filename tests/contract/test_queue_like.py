@@ -18,6 +18,8 @@ import pytest
 
 import hotsync
 
+from .._helpers import overshoot
+
 #: hotsync type -> (stdlib model type, unique members)
 QUEUE_LIKE = {
     hotsync.Queue: (queue.Queue, False),
@@ -112,6 +114,27 @@ def test_values_of_every_json_type_come_back_with_their_type(client, cls):
         got.reverse()
     assert got == values
     assert [type(v) for v in got] == [type(v) for v in values]
+
+
+@pytest.mark.parametrize("op", ["get", "reserve", "put"])
+@pytest.mark.parametrize("cls", list(QUEUE_LIKE), ids=lambda c: c.__name__)
+def test_a_short_timeout_ends_the_wait_on_time_on_an_idle_server(slow_tick_client, cls, op):
+    # as the stdlib's: get/reserve on an empty queue and put on a full one give up
+    # after their timeout, not at the server's next tick (1 s apart at hz 1)
+    q = cls(1, key=f"q:{uuid.uuid4().hex[:8]}", client=slow_tick_client)
+    item = (1, "a") if cls is hotsync.PriorityQueue else "a"
+    if op == "put":
+        q.put(item)
+    exc = queue.Full if op == "put" else queue.Empty
+
+    def give_up(timeout):
+        with pytest.raises(exc):
+            if op == "put":
+                q.put((2, "b") if cls is hotsync.PriorityQueue else "b", timeout=timeout)
+            else:
+                getattr(q, op)(timeout=timeout)
+
+    assert overshoot(give_up) < 0.5
 
 
 def test_every_queue_type_is_in_the_contract():

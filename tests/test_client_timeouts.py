@@ -1,0 +1,104 @@
+"""A blocking command ends at its own timeout, not at the server's next tick.
+
+Redis times a blocked client out when its event loop wakes; an idle server wakes
+once per ``1/hz`` s (these tests use ``hz 1``: once a second).  The client nudges
+it with a ``PING`` on another connection once a wait's timeout has passed
+(``HotClient._await_reply``).  The server still decides what the blocked command
+answers, so an item or a permit that arrives at that very moment is never lost:
+the multi-process tests below make that happen hundreds of times.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+import uuid
+
+import pytest
+import redis
+
+import hotsync
+
+from . import _queue_workers, _sem_workers
+from ._helpers import join_all, overshoot, start
+
+
+def _pings(r) -> int:
+    return int(r.info("commandstats").get("cmdstat_ping", {}).get("calls", 0))
+
+
+def test_a_blocking_command_answers_at_its_own_timeout_with_one_nudge(slow_tick_client):
+    c = slow_tick_client
+    key = f"{c.key_prefix}empty"
+    before = _pings(c.redis)
+
+    def give_up(timeout):
+        assert c.execute("BLPOP", key, str(timeout), key=key, block=timeout) is None
+
+    assert overshoot(give_up) < 0.5
+    assert _pings(c.redis) - before >= 4  # one nudge per wait at least (the info call itself is not a PING)
+
+
+def test_a_client_on_a_blocking_pool_leaves_the_timeout_to_the_server(slow_tick_url, prefix):
+    # a nudge would borrow a second connection, which a blocking pool may not have
+    pool = redis.BlockingConnectionPool.from_url(slow_tick_url, max_connections=1, timeout=1)
+    c = hotsync.HotClient(client=redis.Redis(connection_pool=pool), key_prefix=prefix, metrics=False)
+    try:
+        q = hotsync.Queue(key="q", client=c)
+        before = _pings(redis.Redis.from_url(slow_tick_url))
+        started = time.monotonic()
+        with pytest.raises(queue.Empty):
+            q.get(timeout=0.05)
+        assert 0.05 <= time.monotonic() - started < 3.0  # the server's tick ended it
+        assert _pings(redis.Redis.from_url(slow_tick_url)) == before
+    finally:
+        c.close()
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("how", ["get", "reserve"])
+def test_items_put_as_short_waits_give_up_are_each_taken_exactly_once(slow_tick_url, slow_tick_client, prefix, how):
+    c, count = slow_tick_client, 400
+    key = f"q:{uuid.uuid4().hex[:8]}"
+    q = hotsync.Queue(key=key, client=c)
+    p = start(_queue_workers.trickle_producer, slow_tick_url, prefix, key, count, 7)
+    while c.redis.get(f"{prefix}ready") is None:
+        time.sleep(0.01)
+    c.redis.set(f"{prefix}go", 1)
+    got, gave_up, end = [], 0, time.monotonic() + 60
+    while len(got) < count and time.monotonic() < end:
+        try:
+            if how == "get":
+                got.append(q.get(timeout=0.002))
+            else:
+                msg = q.reserve(timeout=0.002)
+                got.append(msg.value)
+                msg.ack()
+        except queue.Empty:
+            gave_up += 1
+    join_all([p], 30)
+    assert sorted(got) == list(range(count)), "an item was lost or taken twice"
+    assert gave_up > 50, "the waits never gave up: the test did not exercise the nudge"
+    assert q.qsize() == 0 and q.unfinished_tasks() == (count if how == "get" else 0)
+
+
+@pytest.mark.timeout(90)
+def test_permits_released_as_short_acquires_give_up_are_never_stranded(slow_tick_url, slow_tick_client, prefix):
+    c = slow_tick_client
+    key = f"s:{uuid.uuid4().hex[:8]}"
+    sem = hotsync.Semaphore(1, key, c, lease=10)
+    p = start(_sem_workers.churn_permit, slow_tick_url, prefix, key, 1, 300, 11, "go")
+    while c.redis.get(f"{prefix}ready") is None:
+        time.sleep(0.01)
+    c.redis.set(f"{prefix}go", 1)
+    took = gave_up = 0
+    while p.is_alive():
+        if sem.acquire(timeout=0.002):
+            took += 1
+            sem.release()
+        else:
+            gave_up += 1
+    join_all([p], 30)
+    assert gave_up > 50 and took > 0, (took, gave_up)
+    stats = sem.statistics()
+    assert (stats.value, stats.in_use) == (1, 0), "a permit was stranded (or minted twice)"
