@@ -22,8 +22,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 TESTS = Path(__file__).resolve().parent
 CORE = [
     "test_lock.py", "test_queue.py", "test_queue_reliable.py", "test_semaphore.py", "test_ratelimit.py",
-    "test_scripts.py", "test_client_timeouts.py", "collections/test_number.py", "collections/test_counter.py", "collections/test_list.py",
-    "collections/test_dict.py", "collections/test_set.py", "collections/test_string.py",
+    "test_scripts.py", "test_client_timeouts.py", "collections/test_number.py", "collections/test_counter.py",
+    "collections/test_list.py", "collections/test_dict.py", "collections/test_set.py", "collections/test_string.py",
 ]
 
 
