@@ -27,6 +27,13 @@ def _pings(r) -> int:
     return int(r.info("commandstats").get("cmdstat_ping", {}).get("calls", 0))
 
 
+def _go(c, prefix) -> None:
+    """Wait for the spawned worker to be ready, then let it start."""
+    while c.redis.get(f"{prefix}ready") is None:
+        time.sleep(0.01)
+    c.redis.set(f"{prefix}go", 1)
+
+
 def test_a_blocking_command_answers_at_its_own_timeout_with_one_nudge(slow_tick_client):
     c = slow_tick_client
     key = f"{c.key_prefix}empty"
@@ -43,16 +50,18 @@ def test_a_client_on_a_blocking_pool_leaves_the_timeout_to_the_server(slow_tick_
     # a nudge would borrow a second connection, which a blocking pool may not have
     pool = redis.BlockingConnectionPool.from_url(slow_tick_url, max_connections=1, timeout=1)
     c = hotsync.HotClient(client=redis.Redis(connection_pool=pool), key_prefix=prefix, metrics=False)
+    server = redis.Redis.from_url(slow_tick_url)
     try:
         q = hotsync.Queue(key="q", client=c)
-        before = _pings(redis.Redis.from_url(slow_tick_url))
+        before = _pings(server)
         started = time.monotonic()
         with pytest.raises(queue.Empty):
             q.get(timeout=0.05)
         assert 0.05 <= time.monotonic() - started < 3.0  # the server's tick ended it
-        assert _pings(redis.Redis.from_url(slow_tick_url)) == before
+        assert _pings(server) == before
     finally:
         c.close()
+        server.close()
 
 
 @pytest.mark.timeout(90)
@@ -62,9 +71,7 @@ def test_items_put_as_short_waits_give_up_are_each_taken_exactly_once(slow_tick_
     key = f"q:{uuid.uuid4().hex[:8]}"
     q = hotsync.Queue(key=key, client=c)
     p = start(_queue_workers.trickle_producer, slow_tick_url, prefix, key, count, 7)
-    while c.redis.get(f"{prefix}ready") is None:
-        time.sleep(0.01)
-    c.redis.set(f"{prefix}go", 1)
+    _go(c, prefix)
     got, gave_up, end = [], 0, time.monotonic() + 60
     while len(got) < count and time.monotonic() < end:
         try:
@@ -88,9 +95,7 @@ def test_permits_released_as_short_acquires_give_up_are_never_stranded(slow_tick
     key = f"s:{uuid.uuid4().hex[:8]}"
     sem = hotsync.Semaphore(1, key, c, lease=10)
     p = start(_sem_workers.churn_permit, slow_tick_url, prefix, key, 1, 300, 11, "go")
-    while c.redis.get(f"{prefix}ready") is None:
-        time.sleep(0.01)
-    c.redis.set(f"{prefix}go", 1)
+    _go(c, prefix)
     took = gave_up = 0
     while p.is_alive():
         if sem.acquire(timeout=0.002):
