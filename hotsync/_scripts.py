@@ -18,6 +18,7 @@ import hashlib
 import re
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 __all__ = ["Script", "script", "lua_dir", "loaded_names", "included_names"]
 
@@ -66,6 +67,16 @@ def script(name: str) -> Script:
         body = _INCLUDE.sub(_include, (lua_dir() / f"{name}.lua").read_bytes())
         found = _LOADED[name] = Script(name, body)
     return found
+
+
+def by_sha(sha: Any) -> Script | None:
+    """The loaded script whose SHA1 is ``sha`` (str or bytes), or None."""
+    if isinstance(sha, bytes):
+        sha = sha.decode("ascii", "replace")
+    for found in _LOADED.values():
+        if found.sha == sha:
+            return found
+    return None
 
 
 def loaded_names() -> set[str]:

@@ -17,7 +17,10 @@ from the redis-py connection pool, so that:
   per ``1/hz`` s (100 ms at the default ``hz 10``: ``BLPOP key 0.02`` returned
   after 100 ms here).  Once a wait's timeout has passed without a reply, the
   client sends a ``PING`` on another connection to the same server, which wakes
-  that loop, and the timed-out command answers at once (see ``_await_reply``);
+  that loop, and the timed-out command answers at once (see ``_await_reply``).
+  Likewise a script pipelined by SHA in front of a blocking command that meets
+  ``NOSCRIPT`` (the server lost its script cache) is run by body on another
+  connection before the client waits (see ``_rescuer``);
 * replies are raw bytes regardless of ``decode_responses``;
 * a few idle connections (at most 4) are kept out of the pool (single node, and
   a plain pool of at least 100 connections, redis-py 8's default: a smaller or
@@ -55,7 +58,7 @@ except ImportError:  # pragma: no cover
 from ._keys import full_key, index_key, new_key
 from ._ops import Batch, Call, Cmd, Eval, Guard, Ops
 from ._retry import RetryPolicy, is_not_applied
-from ._scripts import Script
+from ._scripts import Script, by_sha
 from .codecs import Codec, get_codec
 from .exceptions import ScriptReplyError, TransactionError, WrongTypeError
 from .metrics import Metrics, NullMetrics, get_metrics
@@ -301,13 +304,15 @@ class HotClient:
         timeout: Any = _DEFAULT,
         transaction: bool = False,
         block: float = 0.0,
+        rescue: Any = None,
     ) -> list[Any]:
         """Pipeline ``commands`` in one round trip (optionally as MULTI/EXEC).
 
         Returns one reply per command; error replies appear as exception
         instances.  With ``transaction=True`` the replies are EXEC's.  ``block``:
         the server-side timeout of a blocking command among them, as for
-        :meth:`execute`.
+        :meth:`execute`; ``rescue(i, error)``: called as command ``i``'s NOSCRIPT
+        error is read, its return value replaces that reply.
         """
         expect, silent = [], False
         for i, command in enumerate(commands):
@@ -324,7 +329,8 @@ class HotClient:
             commands = [("MULTI",), *commands, ("EXEC",)]
             expect = [True] * len(commands)
         replies = self._exchange(key, lambda conn: [b"".join(b"".join(_pack(conn, c)) for c in commands)],
-                                 expect, timeout, keep_errors=True, atomic=transaction, block=block)
+                                 expect, timeout, keep_errors=True, atomic=transaction, block=block,
+                                 rescue=rescue)
         moved = [r for r in replies if isinstance(r, rx.MovedError)]
         if moved:
             self._on_response_error(moved[0])
@@ -347,7 +353,7 @@ class HotClient:
 
     def _exchange(
         self, key: str | None, pack: Any, expect: int | Sequence[bool], timeout: Any, *, keep_errors: bool,
-        pool: Any = None, atomic: bool = False, block: float = 0.0,
+        pool: Any = None, atomic: bool = False, block: float = 0.0, rescue: Any = None,
     ) -> list[Any]:
         """Send packed command(s) on one pooled connection and read their replies.
 
@@ -365,7 +371,7 @@ class HotClient:
         node until the budget is spent.  Errors before the bytes were sent are
         tagged as safe to retry.  ``timeout`` bounds the whole exchange; ``block``:
         the server-side timeout of a blocking command in the batch (seconds from
-        the send), kept by :meth:`_await_reply`.
+        the send), kept by :meth:`_await_reply`; ``rescue``: see :meth:`execute_many`.
         """
         idle = self._idle if pool is None else None  # ``pool``: this node's, not the key's
         conn = _take_idle(idle) if idle else None
@@ -415,6 +421,9 @@ class HotClient:
                         if drop:
                             conn.disconnect()
                         raise
+                    if rescue is not None and isinstance(exc, rx.NoScriptError):
+                        replies.append(rescue(len(replies), exc))
+                        continue
                     replies.append(exc)
                 except rx.ConnectionError as exc:
                     # redis-py's Sentinel connections turn a demoted master's READONLY
@@ -558,9 +567,10 @@ class HotClient:
     def _perform_batch(self, batch: Batch) -> list[Any]:
         commands, key = self._batch_commands(batch.calls)
         timeout = self._read_timeout(batch.block)
+        rescue = self._rescuer(commands) if batch.block and not batch.transaction and self._may_nudge else None
         replies = self.retry.call(
             lambda: self.execute_many(commands, key=key, timeout=timeout, transaction=batch.transaction,
-                                      block=batch.block),
+                                      block=batch.block, rescue=rescue),
             idempotent=batch.idempotent,
             key=key,
             on_retry=self._count_retry,
@@ -569,6 +579,37 @@ class HotClient:
             if isinstance(r, rx.ResponseError):
                 return self._translate_batch(batch, replies, key)
         return replies
+
+    def _rescuer(self, commands: Sequence[Sequence[Any]]) -> Any:
+        """For a blocking batch: what to do when an ``EVALSHA`` in it meets NOSCRIPT.
+
+        The server lost its script cache (restart, failover, ``SCRIPT FLUSH``).  A
+        script pipelined in front of a blocking command often exists to end that
+        wait (a queue's prepare pushes a wake-up when a delayed item falls due
+        first); left undone, the wait would last its whole timeout (measured: a
+        ``get()`` for an item due in 50 ms took 30 s).  So the script runs at once
+        by body (``EVAL``, which caches it again) on another connection, while
+        the blocking command waits, and its reply replaces the error.  The order
+        of effects is kept: the scripts before the blocking command run before
+        its reply is awaited, the ones after it after.  Any error of that run
+        (or a script this process does not know) leaves the NOSCRIPT reply for
+        the caller to handle as before."""
+
+        def rescue(i: int, exc: rx.NoScriptError) -> Any:
+            command = commands[i]
+            found = by_sha(command[1]) if command[0] == "EVALSHA" else None
+            if found is None:
+                return exc
+            numkeys = int(command[2])
+            keys = command[3:3 + numkeys]
+            try:
+                return self.execute("EVAL", found.body, *command[2:], key=keys[0] if keys else None)
+            except rx.ResponseError as error:  # the script's own error, as the batch would have had it
+                return error
+            except Exception:  # noqa: BLE001 - not run (or not known to have run): the caller decides
+                return exc
+
+        return rescue
 
     def perform_guarded(self, batch: Batch, watch: Sequence[str], checks: Sequence[Eval]) -> list[Any]:
         """Run a transaction batch only once every check passes: all or nothing.

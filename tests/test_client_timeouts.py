@@ -6,6 +6,11 @@ it with a ``PING`` on another connection once a wait's timeout has passed
 (``HotClient._await_reply``).  The server still decides what the blocked command
 answers, so an item or a permit that arrives at that very moment is never lost:
 the multi-process tests below make that happen hundreds of times.
+
+Likewise a wait whose end depends on a script pipelined in front of it (a queue's
+prepare, which wakes the pop when a delayed item falls due) must not outlast the
+item's due time when the server has lost its script cache
+(``HotClient._rescuer``).
 """
 
 from __future__ import annotations
@@ -107,3 +112,43 @@ def test_permits_released_as_short_acquires_give_up_are_never_stranded(slow_tick
     assert gave_up > 50 and took > 0, (took, gave_up)
     stats = sem.statistics()
     assert (stats.value, stats.in_use) == (1, 0), "a permit was stranded (or minted twice)"
+
+
+@pytest.mark.parametrize("op", ["get", "get_many", "reserve"])
+@pytest.mark.parametrize("cls", [hotsync.Queue, hotsync.PriorityQueue], ids=lambda c: c.__name__)
+def test_a_wait_for_a_delayed_item_ends_when_it_is_due_after_the_server_lost_its_scripts(client, cls, op):
+    # the prepare script pipelined before the blocking pop is what ends the wait at
+    # the due time; after a restart or failover it meets NOSCRIPT, and the pop used
+    # to wait out its whole timeout (30 s without one)
+    q = cls(key=f"q:{uuid.uuid4().hex[:8]}", client=client)
+    item = (1, "x") if cls is hotsync.PriorityQueue else "x"
+    q.put(item, delay=0.05)
+    client.redis.script_flush()
+    started = time.monotonic()
+    if op == "get":
+        assert q.get(timeout=5) == item
+    elif op == "get_many":
+        assert q.get_many(3, timeout=5) == [item]
+    else:
+        msg = q.reserve(timeout=5)
+        assert msg.value == item
+        msg.ack()
+    assert 0.04 <= time.monotonic() - started < 2.0
+
+
+def test_a_blocking_batch_runs_a_script_the_server_lost_by_body_and_gets_its_reply(client):
+    from hotsync._ops import Batch, Cmd
+    from hotsync._scripts import script
+
+    length = script("string_len")
+    key = f"{client.key_prefix}{{b}}"
+    client.redis.set(key, "héllo")
+    client.redis.script_flush()
+    unknown = "0" * 40  # no script of this process has that SHA: its NOSCRIPT stays
+    calls = (Cmd(("EVALSHA", unknown, 0)), Cmd(("EVALSHA", length.sha, 1, key)),
+             Cmd(("BLPOP", f"{key}:empty", "0.05")))
+    replies = client.perform(Batch(calls, idempotent=False, block=0.05))
+    assert isinstance(replies[0], redis.exceptions.NoScriptError)
+    assert replies[1] == 5
+    assert replies[2] is None
+    assert client.redis.script_exists(length.sha) == [True]  # EVAL cached it again
