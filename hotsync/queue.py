@@ -131,6 +131,7 @@ _EXIT_BUDGET = 2.0
 #: prepare script and pops natively without it (the fast path).  It bounds how late a
 #: getter that was not told (see wake markers) notices a delayed item or a shutdown.
 _CALM = 1.0
+_STRAY_SCAN = 1000  # in-flight entries a busy consumer's heartbeat looks through for strays
 
 
 def _seconds(value: float) -> str:
@@ -790,6 +791,8 @@ class _QueueBase:
             with c.lock:
                 if self._leave_if_idle(c, lease):
                     return True
+                if int(reply[0]) == 1 and c.held and not c.reserving:
+                    self._requeue_strays(c)
                 # not registered while holding messages: they were reaped (we stalled past the lease)
                 return int(reply[0]) == 1 or not c.held
 
@@ -819,6 +822,30 @@ class _QueueBase:
             with c.lock:
                 if c.token == process_token() and c.lease is not None and c.lease.active:
                     self._leave_if_idle(c, c.lease)
+
+    def _requeue_strays(self, c: _Consumer) -> None:
+        """(Under ``c.lock``, no reserve of ``c`` under way: the heartbeat of a busy
+        consumer.)  Give back what sits in ``c``'s in-flight list unknown to it.
+
+        A reserve's BLMOVE can land after its caller gave up on it: a connection
+        that went half-open (a network partition) delivers the command late, the
+        server moves a message, and the reply reaches nobody.  An idle consumer
+        gives such a stray back when it leaves; a busy one keeps its entry in
+        {K}:consumers for as long as it lives, so without this the message would
+        wait for a quiet moment or the process's end.  With no reserve of ``c``
+        under way, anything in the list that ``c`` does not hold, adopt or settle
+        is such a stray; it goes back to the queue (counting a delivery, as a
+        nack would).  Best effort: an error leaves the rest to the next beat."""
+        try:
+            entries = self._client.perform(Cmd(("LRANGE", c.inflight, 0, _STRAY_SCAN - 1)))
+            known = c.held | set(c.orphans) | set(c.unsettled)
+            for entry in entries or ():
+                if entry and entry not in known:  # b"": a wake marker, which the next prepare drops
+                    reply = self._client.perform(self._requeue_call("one", c.inflight, "", 0, entry, 1))
+                    if int(reply[0]) >= 0:
+                        self._count_requeue(reply)
+        except Exception:  # noqa: BLE001 - Redis unreachable, or the key replaced: the next beat looks again
+            return
 
     def _leave_if_idle(self, c: _Consumer, lease: Lease) -> bool:
         """(Under ``c.lock``.)  When ``c`` holds nothing and ``lease`` is still its

@@ -138,6 +138,29 @@ def test_a_long_job_keeps_its_message_while_the_process_lives(client):
     assert msg.ack() is True
 
 
+@pytest.mark.parametrize("cls", [hotsync.Queue, hotsync.LifoQueue], ids=lambda c: c.__name__)
+def test_a_message_moved_into_a_busy_consumers_list_behind_its_back_is_given_back(client, raw, cls):
+    # a reserve's BLMOVE delivered late by a half-open connection: the server moves a
+    # message into the list of a consumer that gave up on that call, and the reply
+    # reaches nobody.  The consumer stays busy (it holds another message), so it never
+    # leaves; its heartbeat must give the stray back.
+    q = cls(key="strays", client=client, lease=0.6)
+    q.put_many(["held", "stray"] if cls is hotsync.Queue else ["stray", "held"])
+    msg = q.reserve(timeout=1)
+    assert msg.value == "held"
+    front = "RIGHT" if cls is hotsync.Queue else "LEFT"
+    assert raw.lmove(q._main, msg._consumer.inflight, front, "LEFT") is not None
+    other = cls(key="strays", client=client)
+    started = time.monotonic()
+    stray = other.reserve(timeout=5)
+    assert stray.value == "stray" and stray.attempts == 2  # given back as a nack would
+    assert time.monotonic() - started < 0.6 + 1.0  # within a heartbeat or two
+    assert stray.ack() is True
+    time.sleep(0.5)  # more beats: the message it does hold stays its own
+    assert msg.ack() is True
+    assert raw.llen(msg._consumer.inflight) == 0
+
+
 def test_each_thread_is_its_own_consumer(client):
     q = hotsync.Queue(key="threads", client=client)
     q.put_many(range(20))
