@@ -850,13 +850,16 @@ class _QueueBase:
     def _leave_if_idle(self, c: _Consumer, lease: Lease) -> bool:
         """(Under ``c.lock``.)  When ``c`` holds nothing and ``lease`` is still its
         heartbeat: stop the heartbeat and leave {K}:consumers, requeueing anything
-        stray in its list first (and messages whose ack failed: see ``unsettled``).
+        stray in its list first (and messages whose ack failed: see ``unsettled``;
+        and orphans, which no reserve adopted: a thread that stopped reserving
+        would otherwise keep them, and its entry, for as long as the process lives).
         Returns whether it left."""
-        if c.held or c.reserving or c.orphans or c.lease is not lease:
+        if c.held or c.reserving or c.lease is not lease:
             return False
         lease.active = False
         c.lease = None
         c.until = 0.0
+        c.orphans.clear()
         self._requeue_all(c.inflight, c.id)
         return True
 

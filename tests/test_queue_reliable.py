@@ -161,6 +161,28 @@ def test_a_message_moved_into_a_busy_consumers_list_behind_its_back_is_given_bac
     assert raw.llen(msg._consumer.inflight) == 0
 
 
+def test_orphans_a_consumer_never_adopts_go_back_when_it_is_idle(client, raw):
+    # _recover keeps the extra messages that several lost replies moved into a
+    # consumer's list as orphans for its next reserves; a thread that never reserves
+    # again must not keep them (nor its entry in {K}:consumers) while the process lives
+    q = hotsync.Queue(key="orphans", client=client, lease=0.6)
+    q.put_many(["first", "orphan"])
+    msg = q.reserve(timeout=1)
+    c = msg._consumer
+    entry = raw.lmove(q._main, c.inflight, "RIGHT", "LEFT")  # moved by a reply that was lost
+    with c.lock:
+        c.orphans.append(entry)  # as _recover records it
+    assert msg.ack() is True
+    other = hotsync.Queue(key="orphans", client=client)
+    back = other.reserve(timeout=5)
+    assert back.value == "orphan"
+    assert back.ack() is True
+    wait_for = time.monotonic() + 3
+    while raw.zscore(q._consumers_key, c.id) is not None and time.monotonic() < wait_for:
+        time.sleep(0.05)
+    assert raw.zscore(q._consumers_key, c.id) is None and not c.orphans
+
+
 def test_each_thread_is_its_own_consumer(client):
     q = hotsync.Queue(key="threads", client=client)
     q.put_many(range(20))
