@@ -57,6 +57,7 @@ except ImportError:  # pragma: no cover
 
 from ._keys import full_key, index_key, new_key
 from ._ops import Batch, Call, Cmd, Eval, Guard, Ops
+from ._pickling import client_from_recipe, client_recipe
 from ._retry import RetryPolicy, is_not_applied
 from ._scripts import Script, by_sha
 from .codecs import Codec, get_codec
@@ -158,6 +159,7 @@ class HotClient:
             self.metrics = NullMetrics()
         else:
             self.metrics = get_metrics(None if metrics is True else metrics, name_label=name_label)
+        self._name_label = name_label  # kept for pickling (see hotsync._pickling)
         self._registered: set[tuple[str, str]] = set()
         self._read_margin = self._socket_timeout() or 10.0
         # without a socket timeout a read already waits as long as a blocking command
@@ -188,6 +190,10 @@ class HotClient:
             raise ValueError("hotsync decodes values with its codec; do not pass decode_responses=True")
         merged = {**CLIENT_DEFAULTS, **kwargs, "retry": Retry(NoBackoff(), 0), "decode_responses": False}
         return cls(client=redis.Redis.from_url(url, **merged), **own)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as how to connect, never the sockets (see :mod:`hotsync._pickling`)."""
+        return client_from_recipe, client_recipe(self)
 
     def __repr__(self) -> str:
         kind = "cluster" if self._cluster else "redis"

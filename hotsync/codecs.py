@@ -47,7 +47,17 @@ def _not_json(value: Any, exc: BaseException) -> TypeError:
     )
 
 
-class JsonCodec:
+class _Builtin:
+    """A codec shipped with hotsync: pickles as its name (a process that unpickles
+    an object carrying it uses its own instance, see hotsync._pickling)."""
+
+    name: str
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return get_codec, (self.name,)
+
+
+class JsonCodec(_Builtin):
     """Compact JSON (UTF-8).  The default.
 
     Byte-for-byte what ``json.dumps(value, separators=(",", ":"),
@@ -120,7 +130,7 @@ def _check_str_keys(value: Any) -> None:
             _check_str_keys(v)
 
 
-class StrCodec:
+class StrCodec(_Builtin):
     """``str(value)`` in, ``str`` out (hot-redis behaviour)."""
 
     name = "str"
@@ -134,7 +144,7 @@ class StrCodec:
         return data.decode()
 
 
-class BytesCodec:
+class BytesCodec(_Builtin):
     """``bytes`` in, ``bytes`` out, unchanged."""
 
     name = "bytes"
@@ -148,7 +158,7 @@ class BytesCodec:
         return data
 
 
-class PickleCodec:
+class PickleCodec(_Builtin):
     """Pickle.  Unsafe with untrusted writers: loading runs their code."""
 
     name = "pickle"

@@ -19,6 +19,7 @@ from typing import Any
 
 from . import _keys, _line
 from ._ops import MAX_SECONDS, Batch, Cmd, Deadline, Eval, Ops, check_lease, check_lock_args
+from ._pickling import rebuild
 from ._renewal import Lease, process_token, scheduler
 from ._replies import pairs, raise_errors
 from ._scripts import script
@@ -189,6 +190,14 @@ class _LockBase:
             m.renewals.labels(self._kind, label, outcome)
         for reason in ("expired", "unreachable"):
             m.leases_lost.labels(self._kind, label, reason)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as a handle: the copy is a new object on the same key with the same
+        settings (``on_lost`` included, so it must be picklable), holding nothing:
+        a hold never travels (see :mod:`hotsync._pickling`)."""
+        return rebuild, (type(self), (self.key, self._client),
+                         {"lease": self.lease, "auto_renew": self.auto_renew, "fair": self.fair,
+                          "on_lost": self.on_lost})
 
     # -- owners and holds (subclass hooks) --------------------------------
 

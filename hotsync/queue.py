@@ -88,6 +88,7 @@ from typing import Any, ClassVar
 from . import _keys
 from ._message import DeadLetter, Message
 from ._ops import MAX_BLOCK, MAX_SECONDS, Batch, Cmd, Deadline, Eval, Guard, Ops
+from ._pickling import rebuild
 from ._renewal import Lease, process_token, scheduler
 from ._replies import raise_errors
 from ._scripts import script
@@ -285,6 +286,13 @@ class _QueueBase:
         self.max_attempts = int(stored) if stored else None
         if key is not None:
             self._client.register(self._kind, main)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as a handle: the copy is a new object on the same key with the same
+        settings; messages this object reserved stay its own to ack (see
+        :mod:`hotsync._pickling`)."""
+        return rebuild, (type(self), (self.maxsize, self.key, self._client),
+                         {"codec": self._codec, "lease": self.lease, "max_attempts": self.max_attempts})
 
     # -- variant hooks ----------------------------------------------------
 

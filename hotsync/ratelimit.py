@@ -46,6 +46,7 @@ from typing import Any, TypeVar
 
 from ._keys import aux
 from ._ops import Eval
+from ._pickling import rebuild
 from ._renewal import process_token
 from ._scripts import script
 from .client import HotClient, default_client
@@ -184,6 +185,11 @@ class RateLimiter:
         self._m_wait = {o: m.acquire_wait.labels(self._kind, label, o) for o in ("acquired", "timeout", "busy")}
         if key is not None:
             self._client.register(self._kind, self._main)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as a handle: the same limit on the same key (see :mod:`hotsync._pickling`)."""
+        return rebuild, (type(self), (self.rate, self.per), {"burst": self.burst, "key": self.key,
+                                                             "client": self._client})
 
     def _decide(self, cost: int, max_wait_us: int) -> tuple[int, float, int]:
         """One decision: (code, seconds, remaining); code 1 now, 2 after a wait, 0 refused."""

@@ -58,6 +58,7 @@ from redis.exceptions import NoScriptError
 
 from . import _keys, _line
 from ._ops import Batch, Cmd, Deadline, Eval, Ops, check_lease
+from ._pickling import rebuild
 from ._renewal import Lease, process_token, scheduler
 from ._scripts import script
 from .client import HotClient, default_client
@@ -245,6 +246,14 @@ class _SemaphoreBase:
             raise self._conflict(reply)
         if key is not None:
             self._client.register(self._kind, main)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as a handle: the copy is a new object on the same key with the same
+        settings (``on_lost`` included, so it must be picklable), holding no permit:
+        permits never travel (see :mod:`hotsync._pickling`)."""
+        return rebuild, (type(self), (self.initial_value, self.key, self._client),
+                         {"lease": self.lease, "auto_renew": self.auto_renew, "fair": self.fair,
+                          "on_lost": self.on_lost})
 
     # -- helpers -------------------------------------------------------------
 

@@ -65,3 +65,14 @@ def reserve_and_hang(url, prefix, key="work", lease=1.0):
     q.reserve(timeout=30)
     c.redis.set(f"{prefix}reserved", "1")
     time.sleep(3600)
+
+
+def handle_worker(lock, number, seen, queue, rounds):
+    """Objects received pickled (spawn): a non-atomic increment under the lock."""
+    seen.append(os.getpid())
+    for i in range(rounds):
+        with lock:
+            value = number.value
+            time.sleep(0.001)
+            number.value = value + 1
+        queue.put(i)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
 
@@ -168,3 +169,8 @@ def test_a_guarded_transaction_runs_on_the_node_of_its_slot(cluster_client):
         ledger.append("b")
         q.put("b")
     assert ledger.value == ["a"] and q.get_nowait() == "a"
+
+
+def test_a_cluster_client_refuses_to_be_pickled_and_says_why(cluster_client):
+    with pytest.raises(TypeError, match="RedisCluster"):
+        pickle.dumps(hotsync.Lock("pickled", cluster_client))

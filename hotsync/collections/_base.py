@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from .._ops import Batch, Call, Cmd, Eval
+from .._pickling import rebuild
 from .._replies import raise_errors
 from .._scripts import Script
 from ..client import HotClient, default_client
@@ -52,6 +53,20 @@ class Collection:
         self._codec = self._client.codec if codec is None else get_codec(codec)
         if initial is not None:
             self.value = initial
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as a handle: the copy is a new object on the same key that writes
+        nothing when it is made (no ``initial``), so it sees the value as it is then
+        (see :mod:`hotsync._pickling`)."""
+        return rebuild, (type(self), self._handle_args(), self._handle_kwargs())
+
+    def _handle_args(self) -> tuple[Any, ...]:
+        """Positional constructor arguments of a copy made by unpickling."""
+        return (None, self.key, self._client)
+
+    def _handle_kwargs(self) -> dict[str, Any]:
+        """Keyword constructor arguments of a copy made by unpickling."""
+        return {"codec": self._codec}
 
     # -- plumbing --------------------------------------------------------
 

@@ -468,6 +468,9 @@ class DefaultDict(Dict):
         self.default_factory = default_factory
         super().__init__(initial, key, client, codec=codec)
 
+    def _handle_args(self) -> tuple[Any, ...]:
+        return (self.default_factory, None, self.key, self._client)
+
     def __missing__(self, key: Any) -> Any:
         if self.default_factory is None:
             raise KeyError(key)

@@ -100,6 +100,9 @@ class _Text(Collection, Sequence):
         if initial is not None:
             self._store(initial)
 
+    def _handle_kwargs(self) -> dict[str, Any]:
+        return {}  # raw text whatever the client's codec
+
     def _store(self, text: Any) -> None:
         """Replace the stored text atomically (refuses a key of another Redis type)."""
         self._eval_write(_REPLACE, (self._main,), (_encode(self._text(text, "value")),))
