@@ -734,8 +734,9 @@ class Lock(_LockBase):
     Differences from ``threading.Lock``:
         Only the object that acquired (any of its threads) can release; another
         object on the same key gets RuntimeError.  ``with lock as l`` binds the
-        lock, not True.  ``locked()`` asks Redis.  Extra: ``owned()``,
-        ``extend()``, ``token``, ``lost``, ``on_lost``.
+        lock, not True.  ``locked()`` asks Redis.  It can be pickled (passed to a
+        spawned worker): the copy is a lock on the same key that holds nothing.
+        Extra: ``owned()``, ``extend()``, ``token``, ``lost``, ``on_lost``.
 
     Example::
 

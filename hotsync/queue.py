@@ -1236,7 +1236,9 @@ class Queue(_QueueBase):
         ``maxsize`` must be an int and must match the one stored for the key
         (else :class:`~hotsync.ConfigConflictError`).  ``qsize()`` counts delayed
         items.  Values travel through the codec (JSON by default: tuples come
-        back as lists).  Extra: ``put(delay=)``, ``put_many``, ``get_many``,
+        back as lists).  It can be pickled (passed to a spawned worker): the copy
+        is a queue on the same key; reserved messages stay with the sender.
+        Extra: ``put(delay=)``, ``put_many``, ``get_many``,
         ``reserve``, ``consume``, dead letters (``dead_letters``, ``dead_count``,
         ``replay_dead``, ``purge_dead``), ``reap``, ``requeue_consumer``,
         ``statistics()``, ``unfinished_tasks()``.

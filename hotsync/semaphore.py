@@ -923,7 +923,8 @@ class Semaphore(_SemaphoreBase):
         ``value`` must be an int, and the capacity (``value`` plus permits added
         by releases) at most :data:`MAX_PERMITS` (1,000,000): every permit is a
         token in Redis (``ValueError`` beyond).  ``with sem as s`` binds the
-        semaphore, not True.  A release with no permit held adds capacity *in Redis* (see
+        semaphore, not True.  It can be pickled (passed to a spawned worker): the
+        copy is a semaphore on the same key that holds no permit.  A release with no permit held adds capacity *in Redis* (see
         above), so it outlives the process; permits taken by ``acquire()`` are
         held (and renewed) until released, so a consumer that acquires without
         ever releasing keeps them while it lives, and they come back when it
