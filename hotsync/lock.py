@@ -678,6 +678,32 @@ class _LockBase:
     def __exit__(self, *exc: object) -> None:
         self.release()
 
+    # -- what threading.Condition asks of its lock (as threading.RLock has) --
+
+    def _is_owned(self) -> bool:
+        """Whether this object (this thread, for RLock) holds the lock, by what this
+        process knows (no round trip).  ``threading.Condition`` asks it before
+        ``wait()`` and ``notify()``; without it, Condition would take a failed
+        ``acquire(False)`` for ownership (true of a lock held on another host) and
+        a re-entrant one for non-ownership."""
+        with self._state:
+            hold = self._current_hold()
+        return hold is not None and hold.lost is None and hold.pid == os.getpid()
+
+    def _release_save(self) -> int:
+        """Release every level of this object's hold (Condition.wait); return the depth."""
+        with self._state:
+            hold = self._current_hold()
+        depth = hold.depth if hold is not None else 1
+        for _ in range(depth):
+            self.release()
+        return depth
+
+    def _acquire_restore(self, depth: int) -> None:
+        """Acquire again, to the depth :meth:`_release_save` returned (Condition.wait)."""
+        for _ in range(depth):
+            self.acquire()
+
     def __repr__(self) -> str:
         with self._state:
             hold = self._current_hold()
@@ -783,6 +809,9 @@ class RLock(_LockBase):
     extra ``locked()``, ``owned()``, ``extend()``, ``token``, ``lost``.
     Release by another thread or process raises
     ``RuntimeError("cannot release un-acquired lock")``, as with threading.
+    Like ``threading.RLock`` it works under ``threading.Condition``, whose
+    ``wait()`` releases every level and takes them back; the condition's
+    notifications stay within this process (other hosts only see the lock).
     """
 
     _kind = "rlock"

@@ -118,3 +118,40 @@ def test_context_manager_binds_the_lock_and_releases(client):
     with lock as bound:
         assert bound is lock and lock.owned() and lock.token == 1
     assert not lock.locked() and lock.token is None
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", ["Lock", "RLock"])
+def test_threading_condition_works_over_it_as_over_the_stdlib_lock(client, kind):
+    for lock in (getattr(threading, kind)(), getattr(hotsync, kind)(f"cond-{kind}", client)):
+        cond = threading.Condition(lock)
+        with pytest.raises(RuntimeError, match="cannot notify on un-acquired lock"):
+            cond.notify()
+        items: list[int] = []
+
+        def produce():
+            with cond:
+                items.append(1)
+                cond.notify()
+
+        with cond:
+            if kind == "RLock":
+                lock.acquire()  # two levels: wait() releases both, and restores both
+            t = threading.Thread(target=produce)
+            t.start()  # it can take the lock only while wait() has released it
+            assert cond.wait_for(lambda: items, timeout=5)
+            if kind == "RLock":
+                lock.release()
+        t.join(5)
+        assert items == [1]
+        if isinstance(lock, hotsync.RLock | hotsync.Lock):
+            assert not lock.locked()  # every level released: nothing left held in Redis
+
+
+def test_a_condition_does_not_take_a_hold_elsewhere_for_its_own(client):
+    holder = hotsync.Lock("cond-held", client)
+    holder.acquire()  # held by another owner, as by another host
+    cond = threading.Condition(hotsync.Lock("cond-held", client))
+    with pytest.raises(RuntimeError, match="cannot notify on un-acquired lock"):
+        cond.notify()
+    holder.release()
