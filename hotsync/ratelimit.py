@@ -35,7 +35,9 @@ guard.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import inspect
 import itertools
 import math
 import threading
@@ -293,7 +295,20 @@ class RateLimiter:
         return None
 
     def __call__(self, func: F) -> F:
-        """Decorate *func* so that every call first waits for its admission."""
+        """Decorate *func* so that every call first waits for its admission.
+
+        A coroutine function stays one: its wrapper awaits the admission, waiting
+        in a worker thread (``asyncio.to_thread``), so the event loop goes on
+        meanwhile.  A call cancelled during that wait may still use up an
+        admission (the thread's decision is not taken back)."""
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def limited_async(*args: Any, **kwargs: Any) -> Any:
+                await asyncio.to_thread(self.acquire)
+                return await func(*args, **kwargs)
+
+            return limited_async  # type: ignore[return-value]
 
         @functools.wraps(func)
         def limited(*args: Any, **kwargs: Any) -> Any:

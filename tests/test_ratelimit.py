@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import math
 import threading
 import time
@@ -146,6 +148,38 @@ def test_context_manager_and_decorator_wait_for_admission(client):
         assert bound is limiter
         calls.append((3, time.monotonic()))
     assert calls[-1][1] - calls[0][1] >= 0.3 - 0.01
+
+
+@pytest.mark.timeout(20)
+def test_a_decorated_coroutine_function_stays_one_and_waits_without_blocking_the_loop(client):
+    limiter = hotsync.RateLimiter(5, key="deco-async", client=client)  # one admission every 0.2 s
+
+    @limiter
+    async def work(x):
+        return x * 2
+
+    assert inspect.iscoroutinefunction(work) and work.__name__ == "work"
+
+    async def main():
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        tick = asyncio.create_task(ticker())
+        start = time.monotonic()
+        results = [await work(i) for i in range(3)]
+        elapsed = time.monotonic() - start
+        tick.cancel()
+        return results, elapsed, ticks
+
+    results, elapsed, ticks = asyncio.run(main())
+    assert results == [0, 2, 4]
+    assert elapsed >= 0.4 - 0.01  # the second and third calls waited for their admission
+    assert ticks >= 20  # the loop ran on while they waited (a blocked loop ticks ~0 times)
 
 
 def test_every_decision_is_one_round_trip(client, monkeypatch):
