@@ -85,6 +85,11 @@ _STATS = script("semaphore_stats")
 
 _HOST = socket.gethostname().replace("/", "_")
 _CHUNK = 1000  # tokens per release script call (ARGV stays bounded)
+#: Seconds an unfair acquire blocks before it lists itself in ``{K}:waiting``
+#: (statistics().waiting).  Under contention most waits end within milliseconds;
+#: listing every one (ZADD/ZREM around each BLMOVE) cost ~7% of the throughput
+#: of 8 processes sharing 3 permits.  A longer wait blocks again, listed, for the rest.
+_QUIET = 0.025
 #: The largest capacity: every permit is a token in Redis (a million take about 20 MB,
 #: and minting them blocks the server for about a second, measured here).
 MAX_PERMITS = 1_000_000
@@ -124,8 +129,9 @@ class SemaphoreStatistics:
         initial: the value the semaphore was created with.
         in_use: permits not free (``capacity - value``): held on some host, or
             held by a holder that died and was not reaped yet.
-        waiting: callers blocked in ``acquire()`` on any host (approximate: a
-            waiter that died is counted until its holder's lease ends).
+        waiting: callers blocked in ``acquire()`` on any host for more than
+            25 ms (approximate: shorter waits are not counted, and a waiter that
+            died is counted until its holder's lease ends).
         held: permits held by this object (local knowledge, no round trip).
     """
 
@@ -380,8 +386,9 @@ class _SemaphoreBase:
         whose lease ended, reaped at once) comes first, at least once a lease.  A
         wait is bounded by the earliest lease end among the other holders, then
         re-registers: that is how a dead holder's tokens come back to waiters
-        without any release.  While blocking, the call is listed in
-        ``{K}:waiting`` (statistics), in the same round trip.
+        without any release.  A wait that outlasts its first ``_QUIET`` (25 ms)
+        blocks again for the rest listed in ``{K}:waiting`` (statistics), in
+        the same round trip as the block.
 
         A move whose reply comes after the registration may have ended (it was
         late: a stall, or a retry of an unsent command) is not trusted: the
@@ -395,6 +402,7 @@ class _SemaphoreBase:
             return (yield from self._acquire_fair_ops(h, waiter, blocking, timeout))
         deadline = Deadline(timeout if blocking else 0.0)
         fresh = not self.auto_renew
+        quiet_until = time.monotonic() + _QUIET
         while True:
             now = time.monotonic()
             hint = self._bound_at
@@ -412,6 +420,10 @@ class _SemaphoreBase:
             try:
                 if block < 0.001:
                     token = yield Cmd(("LMOVE", self._main, h.held, "RIGHT", "LEFT"), idempotent=False)
+                elif now < quiet_until:  # the first _QUIET of a wait goes unlisted
+                    quiet = min(block, quiet_until - now)
+                    token = yield Cmd(("BLMOVE", self._main, h.held, "RIGHT", "LEFT", _seconds(quiet)),
+                                      idempotent=False, block=quiet)
                 else:
                     calls = (
                         Cmd(("ZADD", self._waiting_key, h.deadline_ms, waiter)),
@@ -639,7 +651,7 @@ class _SemaphoreBase:
         *blocking* false, never wait.
 
         The wait happens in Redis (``BLMOVE`` on the free-token list): a release
-        on any host hands its token to the longest-blocked waiter at once.  It
+        on any host hands its token to a blocked waiter at once.  It
         is bounded by the earliest lease end among the holders, so a crashed
         holder's permit also ends the wait (its tokens are reaped, then taken).
         No polling.  An acquire is one round trip (``LMOVE``/``BLMOVE``), plus
