@@ -10,7 +10,7 @@ import pytest
 import hotsync
 from hotsync._ops import Eval
 from hotsync._renewal import scheduler
-from hotsync.queue import _HEARTBEAT
+from hotsync._queue_util import _HEARTBEAT
 
 SET_KINDS = [hotsync.SetQueue, hotsync.LifoSetQueue]
 KINDS = [hotsync.Queue, hotsync.LifoQueue, hotsync.PriorityQueue, hotsync.SetQueue, hotsync.LifoSetQueue]

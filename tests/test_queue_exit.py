@@ -18,6 +18,7 @@ import time
 import pytest
 
 import hotsync
+from hotsync._queue_reliable import _EXIT_BUDGET
 
 KINDS = [hotsync.Queue, hotsync.LifoQueue, hotsync.PriorityQueue, hotsync.SetQueue, hotsync.LifoSetQueue]
 
@@ -93,4 +94,4 @@ def test_the_exit_hook_does_not_wait_out_a_stalled_server(private_server, prefix
             child.wait()
     assert child.returncode == 0
     # the exit budget (2 s), not the client's retry budget (10 s) nor its socket timeout
-    assert took < hotsync.queue._EXIT_BUDGET + 3.0, took
+    assert took < _EXIT_BUDGET + 3.0, took
