@@ -19,7 +19,7 @@ import hotsync
 from hotsync import _keys
 from hotsync._ops import Batch, Cmd, Eval
 from hotsync._renewal import scheduler
-from hotsync.semaphore import _ACQUIRE_FAIR, _REGISTER, _RELEASE
+from hotsync._semaphore_ops import _ACQUIRE_FAIR, _REGISTER, _RELEASE
 
 pytestmark = pytest.mark.timeout(20)
 
