@@ -279,7 +279,7 @@ def test_repr_does_no_io(client):
 
 def test_starvation_mode_grants_a_released_lock_to_the_hungry_waiter(client, raw):
     # the protocol of lock_acquire / lock_release / lock_leave, step by step (threads would race)
-    from hotsync import lock as lock_mod
+    from hotsync import _lock_ops as lock_mod
 
     lk = hotsync.Lock(key="starve", client=client)
     rel_keys = (lk._main, lk._fence_key, lk._waiters_key, lk._signal_key, lk._line_key, lk._tickets_key)
@@ -339,7 +339,7 @@ def test_starvation_mode_grants_a_released_lock_to_the_hungry_waiter(client, raw
 
 
 def test_a_waiter_woken_after_a_long_wait_tells_the_script_it_is_hungry(client, monkeypatch):
-    from hotsync import lock as lock_mod
+    from hotsync import _lock_ops as lock_mod
 
     sent = []
     original = client.run_script
@@ -355,7 +355,7 @@ def test_a_waiter_woken_after_a_long_wait_tells_the_script_it_is_hungry(client, 
     waiter = hotsync.Lock(key="hungry", client=client)
     t = threading.Thread(target=lambda: waiter.acquire(timeout=10), daemon=True)
     t.start()
-    time.sleep(0.05)  # far longer than lock._HUNGRY
+    time.sleep(0.05)  # far longer than _lock_ops._HUNGRY
     holder.release()
     t.join(10)
     assert waiter.owned()
@@ -366,7 +366,7 @@ def test_a_waiter_woken_after_a_long_wait_tells_the_script_it_is_hungry(client, 
 
 def test_fair_release_grants_the_lock_to_the_head_of_the_line_directly(client, raw):
     # the protocol of lock_acquire_fair / lock_release / lock_leave, step by step
-    from hotsync import lock as lock_mod
+    from hotsync import _lock_ops as lock_mod
 
     lk = hotsync.Lock(key="grant", client=client, fair=True)
     rel_keys = (lk._main, lk._fence_key, lk._waiters_key, lk._signal_key, lk._line_key, lk._tickets_key)
@@ -405,7 +405,7 @@ def test_fair_release_grants_the_lock_to_the_head_of_the_line_directly(client, r
 
 
 def test_a_fair_waiter_that_gives_up_after_a_grant_keeps_it_or_passes_it_on(client, raw):
-    from hotsync import lock as lock_mod
+    from hotsync import _lock_ops as lock_mod
 
     lk = hotsync.Lock(key="grant2", client=client, fair=True)
     keys = lambda owner, req: (lk._main, lk._fence_key, lk._line_key, lk._tickets_key,  # noqa: E731
@@ -429,7 +429,7 @@ def test_a_fair_waiter_that_gives_up_after_a_grant_keeps_it_or_passes_it_on(clie
 def test_only_the_claimant_of_the_next_release_re_registers_every_round(client, raw, monkeypatch):
     # the claimant's registration bounds how long a grant to a dead claimant lasts, so it
     # renews it each _HUNGRY_ROUND; the other waiters block until woken (no polling)
-    from hotsync import lock as lock_mod
+    from hotsync import _lock_ops as lock_mod
 
     monkeypatch.setattr(lock_mod, "_HUNGRY_ROUND", 0.3)
     attempts: dict[str, int] = {}

@@ -62,7 +62,7 @@ def test_sigkilled_fair_waiter_does_not_block_the_line(client, raw, prefix, redi
 
 
 def test_sigkilled_hungry_waiter_holds_a_grant_no_longer_than_its_registration(client, raw, prefix, redis_url):
-    from hotsync import lock as lock_mod
+    from hotsync import _lock_ops as lock_mod
 
     holder = hotsync.Lock("starved", client)  # lease 30 s
     holder.acquire()

@@ -18,7 +18,7 @@ from ._helpers import kill9, start, wait_for
 
 @pytest.mark.timeout(30)
 def test_a_renewal_that_reaches_redis_after_a_successful_release_reports_no_loss(client, raw, prefix, monkeypatch):
-    from hotsync import lock as lock_mod
+    from hotsync import _lock_ops as lock_mod
 
     seen = []
     lock = hotsync.Lock("race", client, lease=0.3, on_lost=seen.append)
@@ -167,7 +167,7 @@ def test_rlock_owned_is_false_for_a_hold_replaced_by_a_newer_one_of_the_same_thr
 
 @pytest.mark.timeout(30)
 def test_a_waiter_that_leaves_after_a_grant_leaves_no_wake_up_list(client, raw):
-    from hotsync import lock as lock_mod
+    from hotsync import _lock_ops as lock_mod
 
     holder = hotsync.Lock("leave-grant", client, fair=True)
     lk = hotsync.Lock("leave-grant", client, fair=True)
