@@ -55,7 +55,7 @@ import os, select, sys
 del os.register_at_fork, os.fork  # absent on Windows
 del select.poll          # absent on Windows
 import hotsync
-import hotsync.client as hc
+import hotsync._wire as hc
 checked = []
 real = hc._readable
 hc._readable = lambda sock, wait=0.0: checked.append(sock) or real(sock, wait)
