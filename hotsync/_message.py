@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .queue import _Consumer, _QueueBase
+    from ._queue_util import _Consumer
+    from .queue import _QueueBase
 
 __all__ = ["Message", "DeadLetter"]
 
@@ -72,6 +73,14 @@ class Message:
             self.ack()
         else:
             self.nack()
+
+    def __reduce__(self) -> Any:
+        """Refused: a reservation belongs to the consumer (this process and thread)
+        whose heartbeat keeps it; pass ``msg.value`` to a worker and settle here."""
+        raise TypeError(
+            f"a reserved Message ({self.id}) cannot be pickled: its consumer's heartbeat in this process "
+            "keeps it reserved; pass msg.value to the worker and ack or nack it here"
+        )
 
     def __repr__(self) -> str:
         state = self.settled or "reserved"
