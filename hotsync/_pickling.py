@@ -12,7 +12,8 @@ reserved by the sender stay the sender's to ack.
 A :class:`~hotsync.HotClient` pickles as its redis-py connection class and
 connection arguments (address, database, credentials, timeouts, TLS
 settings), key prefix, codec, retry policy and metrics name label; never its
-sockets.  Its metrics do not travel (a registry belongs to one process): the
+sockets.  The pickle therefore carries the connection's credentials, as the
+client's own arguments do: hand it only to processes you would give them to.  Its metrics do not travel (a registry belongs to one process): the
 copy reports to the receiving process's default registry, or nowhere when the
 sender's metrics were off.  In the receiving process, copies of one client
 arriving separately (task after task) share one client, so they share one
@@ -76,14 +77,13 @@ def client_recipe(client: Any) -> tuple[Any, ...]:
     pool_args: dict[str, Any] = {"max_connections": pool.max_connections}
     if type(pool) is redis.BlockingConnectionPool:
         pool_args["timeout"] = pool.timeout
-    codec = client.codec
     return (
         type(pool),
         pool.connection_class,
         pool_args,
         kwargs,
         client.key_prefix,
-        codec,
+        client.codec,
         client.retry,
         client.metrics.enabled,
         client._name_label,
