@@ -39,7 +39,7 @@ _LOCK = {
 _SEMAPHORE = {
     "capacity": ("hotsync_semaphore_capacity", "Permits the semaphore allows."),
     "in_use": ("hotsync_semaphore_permits_held", "Permits held now, across all processes."),
-    "waiting": ("hotsync_semaphore_waiters", "Callers waiting for a permit."),
+    "waiting": ("hotsync_semaphore_waiters", "Callers waiting for a permit for more than 25 ms."),
 }
 _QUEUE = {
     "depth": ("hotsync_queue_depth", "Items ready to be taken."),
