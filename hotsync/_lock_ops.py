@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from . import _line
-from ._ops import Batch, Cmd, Deadline, Eval, Ops
+from ._ops import Batch, Cmd, Deadline, Eval, Ops, block_arg
 from ._renewal import Lease, process_token, scheduler
 from ._scripts import script
 from .client import HotClient
@@ -64,12 +64,7 @@ def _wait(keys: tuple[str, ...], block: float) -> Cmd:
     gone, so a retry after a lost reply would miss a direct grant (and wait on while
     the grant ages).  A lost reply raises OutcomeUnknownError instead, and the
     acquire loop runs its script again, which finds a grant by the request id."""
-    return Cmd(("BLPOP", *keys, _seconds(block)), idempotent=False, block=block)
-
-
-def _seconds(value: float) -> str:
-    """A BLPOP timeout: positive, millisecond resolution."""
-    return f"{max(value, 0.001):.3f}"
+    return Cmd(("BLPOP", *keys, block_arg(block)), idempotent=False, block=block)
 
 
 class _LockOps:

@@ -20,7 +20,7 @@ from typing import Any, Union
 
 from ._scripts import Script
 
-__all__ = ["Eval", "Cmd", "Batch", "Guard", "Call", "Ops", "Deadline", "check_lease", "check_lock_args", "MAX_BLOCK", "MAX_SECONDS"]
+__all__ = ["Eval", "Cmd", "Batch", "Guard", "Call", "Ops", "Deadline", "block_arg", "check_lease", "check_lock_args", "MAX_BLOCK", "MAX_SECONDS"]
 
 #: Longest single server-side block (seconds); longer waits re-issue the command.
 #: Waiters still wake the moment they are signalled: this only bounds how long a
@@ -57,6 +57,12 @@ class Eval:
     args: tuple[Any, ...]
     idempotent: bool = True
     guard: Guard | None = None
+
+    def by_sha(self) -> Cmd:
+        """This call as a plain ``EVALSHA`` command, for a pipeline (a :class:`Batch`
+        sends scripts as EVAL with their body, which would travel on every round of a
+        wait).  A NOSCRIPT reply is handled by the caller (or the client's rescue)."""
+        return Cmd(("EVALSHA", self.script.sha, len(self.keys), *self.keys, *self.args))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +118,11 @@ class Deadline:
             if b is not None and b < best:
                 best = b
         return max(best, 0.0)
+
+
+def block_arg(seconds: float) -> str:
+    """A blocking command's timeout argument: positive, millisecond resolution."""
+    return f"{max(seconds, 0.001):.3f}"
 
 
 def check_lease(lease: Any) -> None:

@@ -13,8 +13,8 @@ from dataclasses import replace
 from typing import Any
 
 from . import _keys
-from ._ops import MAX_BLOCK, Batch, Cmd, Deadline, Eval, Guard, Ops
-from ._queue_util import _check_delay, _check_timeout, _seconds
+from ._ops import MAX_BLOCK, Batch, Cmd, Deadline, Eval, Guard, Ops, block_arg
+from ._queue_util import _check_delay, _check_timeout
 from ._renewal import process_token
 from ._replies import raise_errors
 from ._scripts import script
@@ -95,7 +95,7 @@ class _Putting:
             if not block or deadline.expired():
                 raise Full
             wait = deadline.block_for()
-            yield Cmd(("BLPOP", self._space, _seconds(wait)), block=wait)
+            yield Cmd(("BLPOP", self._space, block_arg(wait)), block=wait)
 
     def _put_items(self, items: list[Any], block: bool, timeout: float | None, delay: float) -> int:
         delay_ms = 0 if type(delay) is int and delay == 0 else _check_delay(delay)
@@ -235,7 +235,7 @@ class _Putting:
             left = yield Eval(_JOIN, (self._meta, self._joiners), (joiner, int((MAX_BLOCK + 1) * 1000)))
             if int(left) == 0:
                 return
-            yield Cmd(("BLPOP", self._joined, _seconds(MAX_BLOCK)), block=MAX_BLOCK)
+            yield Cmd(("BLPOP", self._joined, block_arg(MAX_BLOCK)), block=MAX_BLOCK)
 
     def unfinished_tasks(self) -> int:
         """Number of items put and not yet marked done (``task_done`` / ack), on all hosts."""

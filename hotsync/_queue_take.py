@@ -13,8 +13,8 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 from ._message import Message
-from ._ops import Batch, Cmd, Deadline, Eval, Ops
-from ._queue_util import _CALM, _HEARTBEAT, _Consumer, _check_timeout, _evalsha, _seconds
+from ._ops import Batch, Cmd, Deadline, Eval, Ops, block_arg
+from ._queue_util import _CALM, _HEARTBEAT, _Consumer, _check_timeout
 from ._renewal import process_token
 from ._scripts import script
 from .exceptions import Empty, OutcomeUnknownError, ShutDown
@@ -54,11 +54,11 @@ class _Taking:
 
     def _pre_call(self, bound: float, consumer: _Consumer | None, cid: str, drop: bool, gid: str) -> Cmd:
         if self._zset:
-            return _evalsha(_ZPRE, (self._main, self._meta, self._delayed, self._getters, self._ready, self._attempts),
-                            (int(bound * 1000), self._mode, gid))
-        return _evalsha(_PRE, (self._main, self._meta, self._delayed, self._getters, self._consumers_key,
-                               consumer.inflight if consumer else self._meta),
-                        (int(bound * 1000), cid, self._lease_ms, "1" if drop else "0", gid))
+            return Eval(_ZPRE, (self._main, self._meta, self._delayed, self._getters, self._ready, self._attempts),
+                        (int(bound * 1000), self._mode, gid)).by_sha()
+        return Eval(_PRE, (self._main, self._meta, self._delayed, self._getters, self._consumers_key,
+                           consumer.inflight if consumer else self._meta),
+                    (int(bound * 1000), cid, self._lease_ms, "1" if drop else "0", gid)).by_sha()
 
     def _space_call(self) -> Eval:
         return Eval(_SPACE, (self._main, self._delayed, self._putters, self._space),
@@ -123,7 +123,7 @@ class _Taking:
                     # it through {K}:ready.  Anyone else (a pop that did not register:
                     # its bound was a due time now past, which the pop has refreshed)
                     # goes round, to a pop that waits where puts will wake it.
-                    yield Cmd(("BZPOPMIN", self._ready, _seconds(bound)), block=bound)
+                    yield Cmd(("BZPOPMIN", self._ready, block_arg(bound)), block=bound)
                 continue
             # native: [ack] [prepare] pop [wake putters], one pipeline
             tid, gid, register_getter = self._getter()
@@ -142,7 +142,7 @@ class _Taking:
             elif consumer is not None:
                 # a fresh registration lasts a lease: it outlives a wait of half of it
                 bound = min(bound, self.lease / 2 if register_consumer else min(self.lease / 2, reg_left))
-            secs = _seconds(bound)
+            secs = block_arg(bound)
             calls: list[Any] = []
             if consumer is not None and not fast:  # findable even if the prepare meets NOSCRIPT
                 calls.append(Cmd(("ZADD", self._consumers_key, "NX", 0, consumer.id)))
@@ -162,11 +162,11 @@ class _Taking:
                     calls.append(Cmd(("LPOP" if self._lifo else "RPOP", self._main, n - 1)))
             if self._bounded:
                 space = self._space_call()
-                calls.append(_evalsha(space.script, space.keys, space.args))
+                calls.append(space.by_sha())
             acking, ack = ack, None
             if acking is not None:
                 call = self._ack_call(acking)
-                calls.insert(0, _evalsha(call.script, call.keys, call.args))
+                calls.insert(0, call.by_sha())
             try:
                 if len(calls) == 1:  # the fast path: the native pop alone
                     replies = [(yield Cmd(calls[0].args, idempotent=False, block=bound))]

@@ -1,4 +1,4 @@
-"""What the parts of a queue share: call builders, argument checks, the consumer record.
+"""What the parts of a queue share: argument checks, the consumer record, the fast-path window.
 
 :class:`hotsync.queue._QueueBase` is assembled from :mod:`hotsync._queue_put`
 (put, sizes, ``task_done``/``join``/``shutdown``), :mod:`hotsync._queue_take`
@@ -14,7 +14,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._ops import Cmd
 from ._renewal import Lease, process_token
 from ._scripts import script
 
@@ -25,16 +24,6 @@ _HEARTBEAT = script("queue_heartbeat")
 #: prepare script and pops natively without it (the fast path).  It bounds how late a
 #: getter that was not told (see wake markers) notices a delayed item or a shutdown.
 _CALM = 1.0
-
-
-def _seconds(value: float) -> str:
-    """A blocking-command timeout: positive, millisecond resolution."""
-    return f"{max(value, 0.001):.3f}"
-
-
-def _evalsha(script: Any, keys: tuple[str, ...], args: tuple[Any, ...]) -> Cmd:
-    """A script call for a pipeline, by SHA (a Batch would send the whole body)."""
-    return Cmd(("EVALSHA", script.sha, len(keys), *keys, *args))
 
 
 def _check_timeout(timeout: Any) -> None:

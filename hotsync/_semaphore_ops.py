@@ -18,7 +18,7 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 from . import _keys, _line
-from ._ops import Batch, Cmd, Deadline, Eval, Ops
+from ._ops import Batch, Cmd, Deadline, Eval, Ops, block_arg
 from ._renewal import Lease, scheduler
 from ._scripts import script
 from .exceptions import OutcomeUnknownError, SemaphoreOverReleaseError, WrongTypeError
@@ -45,20 +45,6 @@ MAX_PERMITS = 1_000_000
 
 def _new_id() -> str:
     return uuid.uuid4().hex[:16]
-
-
-def _pipelined(call: Eval) -> Cmd:
-    """A script call for a pipeline that also blocks: EVALSHA as a plain command.
-
-    (A :class:`Batch` sends scripts as EVAL with their body; here the body would
-    travel on every waiting round.)  A NOSCRIPT reply is handled by the caller.
-    """
-    return Cmd(("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args))
-
-
-def _seconds(value: float) -> str:
-    """A blocking-pop timeout: positive, millisecond resolution."""
-    return f"{max(value, 0.001):.3f}"
 
 
 def _text(value: Any) -> str:
@@ -173,12 +159,12 @@ class _SemaphoreOps:
                     token = yield Cmd(("LMOVE", self._main, h.held, "RIGHT", "LEFT"), idempotent=False)
                 elif now < quiet_until:  # the first _QUIET of a wait goes unlisted
                     quiet = min(block, quiet_until - now)
-                    token = yield Cmd(("BLMOVE", self._main, h.held, "RIGHT", "LEFT", _seconds(quiet)),
+                    token = yield Cmd(("BLMOVE", self._main, h.held, "RIGHT", "LEFT", block_arg(quiet)),
                                       idempotent=False, block=quiet)
                 else:
                     calls = (
                         Cmd(("ZADD", self._waiting_key, h.deadline_ms, waiter)),
-                        Cmd(("BLMOVE", self._main, h.held, "RIGHT", "LEFT", _seconds(block))),
+                        Cmd(("BLMOVE", self._main, h.held, "RIGHT", "LEFT", block_arg(block))),
                         Cmd(("ZREM", self._waiting_key, waiter)),
                     )
                     if self._client.reply_skip_works():
@@ -305,7 +291,7 @@ class _SemaphoreOps:
                     if block < 0.001:
                         reply = yield attempt()
                         continue
-                    _, reply = yield Batch((Cmd(("BLPOP", wake, _seconds(block))), _pipelined(attempt())),
+                    _, reply = yield Batch((Cmd(("BLPOP", wake, block_arg(block))), attempt().by_sha()),
                                            idempotent=False, block=block)
                 except OutcomeUnknownError:
                     reply = yield from recovered()
