@@ -161,34 +161,36 @@ class _Reliable:
         if ack is not None and ack._consumer is not c:
             ack.ack()
             ack = None
-        try:
-            self._settle_unsettled(c)
-        except BaseException:
-            if ack is not None:
-                self._unsettle(ack, "ack", 0)
-            raise
+        if c.unsettled:
+            try:
+                self._settle_unsettled(c)
+            except BaseException:
+                if ack is not None:
+                    self._unsettle(ack, "ack", 0)
+                raise
         with c.lock:
             orphan = c.orphans.pop(0) if c.orphans else None
             if orphan is not None:  # moved to us earlier with its reply lost (see _recover)
                 c.held.add(orphan)
             else:
                 c.reserving += 1
-                self._heartbeat(c)
+                if c.lease is None or not c.lease.active:
+                    self._heartbeat(c)
         if orphan is not None:
             if ack is not None:
                 ack.ack()
             return self._message(c, orphan)
         try:
             entry = self._client.drive(self._take_ops(1, block, timeout, c, ack))[0]
-            with c.lock:
-                c.held.add(entry)
         except BaseException:
+            with c.lock:
+                c.reserving -= 1
             if ack is not None and ack.settled is None:  # its ack rode with the failed reserve
                 self._unsettle(ack, "ack", 0)
             raise
-        finally:
-            with c.lock:
-                c.reserving -= 1
+        with c.lock:
+            c.held.add(entry)
+            c.reserving -= 1
         self._m["reserve"].inc()
         return self._message(c, entry)
 
@@ -227,6 +229,11 @@ class _Reliable:
     def _ack_call(self, msg: Message) -> Eval:
         return Eval(_ACK, (msg._consumer.inflight, self._meta, self._joiners, self._joined), (msg._entry,),
                     idempotent=True)
+
+    def _ack_cmd(self, msg: Message) -> Cmd:
+        """``_ack_call(msg).by_sha()``, made directly (it rides with every reserve of consume())."""
+        return Cmd(("EVALSHA", _ACK.sha, 4, msg._consumer.inflight, self._meta, self._joiners, self._joined,
+                    msg._entry))
 
     def _settle(self, msg: Message, how: str, delay: float) -> bool:
         delay_ms = 0 if how == "ack" else _check_delay(delay)

@@ -165,8 +165,7 @@ class _Taking:
                 calls.append(space.by_sha())
             acking, ack = ack, None
             if acking is not None:
-                call = self._ack_call(acking)
-                calls.insert(0, call.by_sha())
+                calls.insert(0, self._ack_cmd(acking))
             try:
                 if len(calls) == 1:  # the fast path: the native pop alone
                     replies = [(yield Cmd(calls[0].args, idempotent=False, block=bound))]
