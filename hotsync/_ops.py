@@ -126,7 +126,7 @@ class Deadline:
 
 def block_arg(seconds: float) -> str:
     """A blocking command's timeout argument: positive, millisecond resolution."""
-    return f"{max(seconds, 0.001):.3f}"
+    return "%.3f" % (seconds if seconds > 0.001 else 0.001)  # noqa: UP031 - %-format is the fastest here
 
 
 def check_lease(lease: Any) -> None:

@@ -351,7 +351,8 @@ class _SemaphoreOps:
 
     def _departed_from(self, h: _Holder) -> bool:
         """Whether another release from ``h``'s list is under way (call under _state)."""
-        return sum(1 for p in self._departing if p.holder is h) > 1
+        departing = self._departing
+        return len(departing) > 1 and sum(1 for p in departing if p.holder is h) > 1
 
     def _release_one_ops(self, h: _Holder, token: str) -> Ops:
         """Return the one token ``h`` holds (see _native_release_ok), as _release_ops.

@@ -157,7 +157,9 @@ def _reply_mode(command: Sequence[Any]) -> str | None:
     without one), None for any other command.  ``CLIENT REPLY SKIP`` pipelined before
     a command means no reply to either; any other use would leave hotsync, which reads
     one reply per command, out of step with the server."""
-    if len(command) >= 2 and str(command[0]).upper() == "CLIENT" and str(command[1]).upper() == "REPLY":
+    if len(command) < 2 or (type(command[0]) is str and command[0][:1] not in ("c", "C")):
+        return None  # the common case, decided without upper()
+    if str(command[0]).upper() == "CLIENT" and str(command[1]).upper() == "REPLY":
         return str(command[2]).upper() if len(command) > 2 else ""
     return None
 

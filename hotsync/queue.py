@@ -223,10 +223,7 @@ class _QueueBase(_Putting, _Taking, _Reliable):
     def _decode_entry(self, entry: bytes) -> tuple[str, int, Any]:
         """An in-flight envelope -> (id, attempts, value)."""
         _enqueued, mid, deliveries, payload = entry.split(b"|", 3)
-        return mid.decode(), int(deliveries) + 1, self._decode_payload(payload)
-
-    def _decode_payload(self, payload: bytes) -> Any:
-        return self._codec.loads(payload)
+        return mid.decode(), int(deliveries) + 1, self._codec.loads(payload)
 
     # -- plumbing ---------------------------------------------------------
 

@@ -347,7 +347,8 @@ class _SemaphoreBase(_SemaphoreOps):
         if start:
             scheduler().add(h.lease)  # type: ignore[arg-type]
         self._m_in_use.inc()
-        self.lost.clear()
+        if self.lost.is_set():  # clear() takes the event's lock: only when needed
+            self.lost.clear()
 
     def _renewed(self, h: _Holder, reply: Any) -> bool:
         """A heartbeat's reply (renewal thread): still registered?  A holder that
@@ -437,7 +438,8 @@ class _SemaphoreBase(_SemaphoreOps):
         finally:
             now = time.monotonic()
             with self._state:
-                self._departing = [p for p in self._departing if all(p is not t for t in taken)]
+                for permit in taken:  # by identity (_Permit has eq=False); each was added once above
+                    self._departing.remove(permit)
                 for permit in taken:
                     counted, permit.counted = permit.counted, False
                     if counted:
