@@ -9,7 +9,9 @@ release() to another process's acquire() returning), fairness (max/min critical
 sections per worker), lost updates.
 
 References: ``ref_setnx`` = SET NX PX + Lua compare-and-delete in raw redis-py
-(polls every 1 ms when contended), ``redis_py`` = redis-py's ``Lock``
+(polls every 1 ms when contended), ``ref_fifo`` = the least a fair lock can do in
+raw redis-py (FIFO handoff to a blocked waiter; no lease, no fencing, no retry
+safety: the contended floor on this machine), ``redis_py`` = redis-py's ``Lock``
 (polls every 0.1 s), ``python_redis_lock`` = BLPOP-signalled (if installed).
 """
 
@@ -28,6 +30,25 @@ import _common as c  # noqa: E402
 import hotsync  # noqa: E402
 
 CAD = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+# ref_fifo: the least a fair lock can do -- no lease, no fencing, no retry safety.  Take
+# the lock or queue the caller's wake-up list; release hands the lock to the first in
+# line and wakes it (the wake-up list names a key the script was not given: fine on
+# one server, not on a Cluster; hotsync's scripts never do that).
+FIFO_ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+return 0
+"""
+FIFO_RELEASE = """
+local nxt = redis.call('LPOP', KEYS[2])
+if nxt then
+  redis.call('SET', KEYS[1], nxt)
+  redis.call('LPUSH', nxt, '1')
+  return 1
+end
+redis.call('DEL', KEYS[1])
+return 0
+"""
 LEASE = 10.0
 
 try:
@@ -60,6 +81,19 @@ def make_lock(system: str, url: str, name: str):
             cad(keys=[name], args=[state["t"]])
 
         return acquire, release
+    if system == "ref_fifo":
+        take, give = r.register_script(FIFO_ACQUIRE), r.register_script(FIFO_RELEASE)
+        wake = f"{name}:w:{uuid.uuid4().hex[:12]}"  # this waiter's wake-up list, and its id in line
+
+        def acquire():
+            if take(keys=[name, f"{name}:line"], args=[wake]) == 0:
+                r.blpop([wake], 0)
+            return True
+
+        def release():
+            give(keys=[name, f"{name}:line"])
+
+        return acquire, release
     if system == "redis_py":
         lock = r.lock(name, timeout=LEASE)
         return lock.acquire, lock.release
@@ -70,7 +104,7 @@ def make_lock(system: str, url: str, name: str):
 
 
 def systems() -> list[str]:
-    found = ["hotsync", "hotsync_fair", "ref_setnx", "redis_py"]
+    found = ["hotsync", "hotsync_fair", "ref_setnx", "ref_fifo", "redis_py"]
     if python_redis_lock is not None:
         found.append("python_redis_lock")
     return found
@@ -202,6 +236,9 @@ def main() -> None:
     print(f"\nA FIFO waiter waits for the {nprocs - 1} others ahead of it: {nprocs - 1} x (critical section {inside:.2f} ms "
           f"+ handoff {handoff:.2f} ms, the fastest medians of this run, any lock) = "
           f"{(nprocs - 1) * (inside + handoff):.1f} ms typical; its p99 is above that.")
+    floor = c.summarize([x["wait_p99"] for x in co["ref_fifo"]])[0]
+    print(f"ref_fifo, the least a fair lock can do (no lease, fencing or retry safety), waited {floor:.1f} ms "
+          "at p99 in this run: the floor for the contended p99 here.")
 
 
 if __name__ == "__main__":
