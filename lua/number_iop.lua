@@ -19,6 +19,8 @@
 -- Errors, with nothing written:
 --   'OVERFLOW i'        an int result outside the signed 64-bit range
 --   'OVERFLOW f'        a float power out of range (Python's OverflowError 34)
+--   'INTFLOAT'          float arithmetic with an int beyond the double range
+--   'INTDIV'            int / int whose quotient is beyond the double range
 --   'ZERODIV <op> <t>'  division or modulo by zero, or 0.0 ** negative (t: i or f)
 --   'NAN <which>'       the stored value (which=value) or the operand is not a number
 --   'COMPLEX'           a negative float raised to a fractional power
@@ -335,7 +337,16 @@ else
   kind = 'f'
   local x = ta == 'i' and tonumber(stored) or a
   local y = tb == 'i' and tonumber(operand) or b
+  -- an int too large for a double: Python refuses to convert it (only int / int is
+  -- computed exactly, and fails only when the quotient itself is too large)
+  local huge = (ta == 'i' and (x == math.huge or x == -math.huge))
+    or (tb == 'i' and (y == math.huge or y == -math.huge))
+  local exact = ta == 'i' and tb == 'i' and op == 'truediv'
+  if huge and not exact then return redis.error_reply('INTFLOAT') end
   result, err = float_op(x, y)
+  if huge and result and (result ~= result or result == math.huge or result == -math.huge) then
+    return redis.error_reply('INTDIV')
+  end
   if result then result = fmt_float(result) end
 end
 if not result then return redis.error_reply(err) end

@@ -110,6 +110,11 @@ class Dict(Collection, MutableMapping):
         * ``keys()``/``values()``/``items()`` are live views (``len`` and ``in``
           ask Redis; iterating takes a snapshot); changing the dict while
           iterating never raises ``RuntimeError``.
+        * ``d[k]`` returns a *copy* of the stored value: changing a list or
+          dict it returns changes nothing in Redis (``d[k].append(x)`` is lost).
+          Write the new value back (``v = d[k]; v.append(x); d[k] = v``, not
+          atomic), or keep such values in their own :class:`~hotsync.List` or
+          :class:`~hotsync.Dict` keys and store their keys here.
         * ``copy()`` and ``.value`` return a plain ``dict``; ``d | x`` too.
         * Keys and values must be encodable by the codec (``TypeError`` before
           anything is written otherwise); with JSON, tuples come back as lists,
@@ -150,7 +155,12 @@ class Dict(Collection, MutableMapping):
                         return _json_str(key).encode()
                     except UnicodeEncodeError:  # a lone surrogate: the codec's TypeError
                         return self._codec.dumps(key)
-                return b"null" if key is None else b"%d" % key
+                if key is None:
+                    return b"null"
+                try:
+                    return b"%d" % key
+                except ValueError:  # over Python's int-to-str digit limit: the codec's TypeError
+                    return self._codec.dumps(key)
             return self._codec.dumps(key)
         if t is bool:
             return self._codec.dumps(int(key))
@@ -192,7 +202,10 @@ class Dict(Collection, MutableMapping):
                 except UnicodeEncodeError:  # a lone surrogate: the codec's TypeError
                     return self._codec.dumps(value)
             if t is int:
-                return b"%d" % value
+                try:
+                    return b"%d" % value
+                except ValueError:  # over Python's int-to-str digit limit: the codec's TypeError
+                    pass
         return self._codec.dumps(value)
 
     def _vdec(self, data: bytes) -> Any:
@@ -449,7 +462,8 @@ class DefaultDict(Dict):
 
     Differences from ``collections.defaultdict``: those of :class:`Dict`;
     ``copy()``/``.value`` return a ``collections.defaultdict`` with the same
-    factory.
+    factory.  Above all, ``d[k]`` is a copy: the ``defaultdict(list)`` idiom
+    ``d[k].append(x)`` stores the empty list and loses the append.
     """
 
     _kind = "defaultdict"

@@ -166,6 +166,10 @@ class _Number(Collection):
                 f"{type(self).__name__} {self.key!r}: the result of {_SYMBOL[op]}= leaves the signed 64-bit "
                 "range of Redis integers; nothing was written"
             )
+        if code == "INTFLOAT":  # Python's messages for these conversions
+            return OverflowError("int too large to convert to float")
+        if code == "INTDIV":
+            return OverflowError("integer division result too large for a float")
         if code == "ZERODIV":
             kind = detail.split()[-1]
             try:

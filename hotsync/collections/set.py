@@ -129,6 +129,19 @@ class Set(Collection, MutableSet):
         enc = self._enc
         return list({enc(v) for v in set(values)})
 
+    def _encode_known(self, values: Iterable[Any]) -> list[bytes]:
+        """As :meth:`_encode_all`, leaving out the values the codec cannot encode: they
+        cannot be members, so removing them (or keeping only them) changes nothing, as
+        ``discard`` and ``in`` treat them."""
+        enc = self._enc
+        out: set[bytes] = set()
+        for v in set(values):
+            try:
+                out.add(enc(v))
+            except TypeError:
+                continue
+        return list(out)
+
     def _enc_member(self, value: Any) -> bytes | None:
         """Encoded ``value`` after set's hashability check; None if the codec can't encode it.
 
@@ -335,13 +348,13 @@ class Set(Collection, MutableSet):
         keys, plain = self._split(others)
         common = set(plain[0]).intersection(*plain[1:]) if plain else set()
         self._eval_write(
-            _INTERSECTION_UPDATE, (self._main, *keys), ("1" if plain else "0", *self._encode_all(common))
+            _INTERSECTION_UPDATE, (self._main, *keys), ("1" if plain else "0", *self._encode_known(common))
         )
 
     def difference_update(self, *others: Iterable[Any]) -> None:
         """Remove the members of every operand (one SREM, or one script with hotsync Sets)."""
         keys, plain = self._split(others)
-        data = self._encode_all(v for p in plain for v in p) if plain else []
+        data = self._encode_known(v for p in plain for v in p) if plain else []
         if keys:
             self._eval_write(_DIFFERENCE_UPDATE, (self._main, *keys), data)
         elif data:

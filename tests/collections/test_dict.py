@@ -614,3 +614,12 @@ def test_dict_matches_dict_under_random_operations(client):
         DictMachine,
         settings=settings(max_examples=25, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck)),
     )
+
+
+def test_an_int_over_the_int_to_str_limit_is_refused_with_the_codecs_type_error(client):
+    d = Dict({"a": 1}, client=client)
+    big = 10**5000
+    for write in (lambda: d.__setitem__("b", big), lambda: d.__setitem__(big, 1), lambda: d.update({"c": big})):
+        with pytest.raises(TypeError, match="JSON"):
+            write()
+    assert d.value == {"a": 1}

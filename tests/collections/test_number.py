@@ -440,3 +440,32 @@ def test_subtracting_the_smallest_64_bit_int_is_exact_on_every_redis_version(cli
     with pytest.raises(OverflowError):
         y -= -(2**63)
     assert int(y) == 0
+
+
+def test_float_arithmetic_with_an_int_beyond_the_double_range_raises_as_python_and_writes_nothing(client):
+    huge = 10**400
+    for op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow"):
+        f = Float(1.5, client=client)
+        with pytest.raises(OverflowError) as hot:
+            IN_PLACE[op](f, huge)
+        with pytest.raises(OverflowError) as std:
+            IN_PLACE[op](1.5, huge)
+        assert str(hot.value) == str(std.value), op
+        assert f.value == 1.5, op  # not inf or nan
+    # an Int whose key holds a float takes the float path too
+    x = Int(key=f"{uuid.uuid4().hex}", client=client)
+    client.redis.set(x._main, "2.5")
+    with pytest.raises(OverflowError, match="int too large to convert to float"):
+        x *= -(2**1024)
+    assert client.redis.get(x._main) == b"2.5"
+
+
+def test_int_true_division_by_a_huge_int_is_exact_as_in_python(client):
+    x = Int(5, client=client)
+    x /= -(10**400)  # Python divides ints exactly: -0.0, not an error
+    assert x.value == 5 / -(10**400) and math.copysign(1, x.value) == -1
+    y = Int(key=f"{uuid.uuid4().hex}", client=client)
+    client.redis.set(y._main, "9" * 400)  # written by another client: too large for a double
+    with pytest.raises(OverflowError, match="integer division result too large for a float"):
+        y /= 3
+    assert client.redis.get(y._main) == b"9" * 400
