@@ -100,8 +100,13 @@ class _Putting:
     def _put_items(self, items: list[Any], block: bool, timeout: float | None, delay: float) -> int:
         delay_ms = 0 if type(delay) is int and delay == 0 else _check_delay(delay)
         argv = self._encode(items)  # bad values fail here, before any write
-        if self._bounded and len(items) > self._bounded:
-            raise ValueError(f"cannot put {len(items)} items into a queue of maxsize {self.maxsize}")
+        if not self._bounded:
+            timeout = None  # never waits: the timeout is not looked at, as queue.Queue ignores it
+        elif len(items) > self._bounded:
+            # a set queue stores a member once, however often the batch names it
+            distinct = len(set(argv)) if self._unique else len(items)
+            if distinct > self._bounded:
+                raise ValueError(f"cannot put {distinct} items into a queue of maxsize {self.maxsize}")
         client = self._client
         if client.in_transaction():
             # all or nothing: the transaction checks, under WATCH, that the queue takes

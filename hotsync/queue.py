@@ -111,6 +111,7 @@ class _QueueBase(_Putting, _Taking, _Reliable):
     _layout: ClassVar[str] = "list"  # how queue_stats reads it (see _queue_stats.LAYOUTS)
     _zset: ClassVar[bool] = False
     _lifo: ClassVar[bool] = False
+    _unique: ClassVar[bool] = False  # a set queue: each member waits at most once
     _mode: ClassVar[str] = "fifo"
 
     def __init__(
@@ -284,6 +285,13 @@ class Queue(_QueueBase):
         items.  Values travel through the codec (JSON by default: tuples come
         back as lists).  It can be pickled (passed to a spawned worker): the copy
         is a queue on the same key; reserved messages stay with the sender.
+        A message already accepted is never refused: a nack, a redelivery after
+        a lease and ``replay_dead()`` put it back even into a full queue, which
+        then holds more than ``maxsize`` until consumers catch up.  ``ack()``
+        counts as ``task_done()``: call one or the other for a message, not both
+        (an extra completion is not reported; the count stops at zero).  A
+        delayed item joins the queue when a getter next looks (within about a
+        second of its due time), behind items put meanwhile.
         Extra: ``put(delay=)``, ``put_many``, ``get_many``,
         ``reserve``, ``consume``, dead letters (``dead_letters``, ``dead_count``,
         ``replay_dead``, ``purge_dead``), ``reap``, ``requeue_consumer``,
@@ -320,7 +328,8 @@ class PriorityQueue(_QueueBase):
     scored by priority whose members start with a sequence number.
 
     Differences from ``queue.PriorityQueue``: equal priorities come out in put
-    order (the values are never compared); priorities must be real numbers.
+    order (the values are never compared); priorities must be real numbers, and
+    come back as the int or float the score holds (``True`` comes back as 1).
     A message's id is its member's stamp: a dead letter replayed gets a new one.
     """
 
@@ -385,6 +394,7 @@ class SetQueue(_QueueBase):
     """
 
     _kind = "setqueue"
+    _unique = True
     _layout = "fifo"
     _zset = True
     _mode = "fifo"
@@ -407,6 +417,7 @@ class LifoSetQueue(_QueueBase):
     """A LIFO queue of unique members shared across processes; see :class:`SetQueue`."""
 
     _kind = "lifosetqueue"
+    _unique = True
     _layout = "lifo"
     _zset = True
     _mode = "lifo"

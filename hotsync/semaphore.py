@@ -304,7 +304,7 @@ class _SemaphoreBase(_SemaphoreOps):
         blocking = bool(blocking)
         asked_to_wait = blocking
         if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            if not isinstance(timeout, (int, float)):  # True is 1, as for threading.Semaphore
                 raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
             if math.isnan(timeout):
                 raise ValueError("timeout must be a number, not NaN")

@@ -166,3 +166,22 @@ def test_unencodable_values_raise_type_error_before_any_write(client):
     with pytest.raises(TypeError):
         q.put_many([1, object()])
     assert q.qsize() == 0 and q.unfinished_tasks() == 0
+
+
+@pytest.mark.parametrize("cls", [hotsync.Queue, hotsync.PriorityQueue, hotsync.SetQueue, hotsync.LifoSetQueue])
+def test_an_unbounded_put_never_looks_at_its_timeout(client, cls):
+    std, hot = queue.Queue(), cls(0, f"unbounded-{cls.__name__}", client)
+    for q in (std, hot):
+        q.put(1, timeout="x")  # never waits, so never reads it
+        q.put(2, timeout=-1)
+    hot.put(3, timeout="x", delay=0.01)  # a delayed put neither
+    assert hot.qsize() == 3
+
+
+@pytest.mark.parametrize("cls", [hotsync.SetQueue, hotsync.LifoSetQueue])
+def test_a_set_queue_batch_counts_a_repeated_member_once_against_maxsize(client, cls):
+    q = cls(1, f"batch-{cls.__name__}", client)
+    assert q.put_many(["x", "x"], block=False) == 1
+    assert q.qsize() == 1
+    with pytest.raises(ValueError, match="cannot put 2 items"):
+        q.put_many(["x", "y"])

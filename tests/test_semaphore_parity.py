@@ -188,3 +188,10 @@ def test_context_manager_acquires_and_releases(client, kind):
         assert same(lambda: std.acquire(False), lambda: hot.acquire(False)) == ("ok", False)
     assert hot.held == 0
     assert same(lambda: std.acquire(False), lambda: hot.acquire(False)) == ("ok", True)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_bool_timeout_is_the_number_it_stands_for(client, kind):
+    std, hot = pair(kind, client, 1)
+    assert same(lambda: std.acquire(timeout=True), lambda: hot.acquire(timeout=True)) == ("ok", True)
+    assert same(lambda: std.acquire(timeout=False), lambda: hot.acquire(timeout=False)) == ("ok", False)
