@@ -254,7 +254,10 @@ class _Putting:
         and getters (on any host) wake up.  With *immediate*, the waiting items are
         dropped, each counting as a task done, so ``join()`` returns once the
         items already taken are done.  Reserved messages can still be acked or
-        nacked.  Shutdown is permanent for the key.
+        nacked; after an immediate shutdown a nacked one (or one whose consumer's
+        lease ran out) is dropped as the waiting items were, counting as a task
+        done, and ``replay_dead()`` moves nothing, so the queue stays empty and
+        ``get()`` keeps raising ShutDown.  Shutdown is permanent for the key.
         """
         keys = (self._main, self._meta, self._delayed, self._getters, self._ready, self._joiners, self._joined,
                 self._putters, self._space, self._waiters)

@@ -311,7 +311,8 @@ class _Reliable:
             reply = self._client.perform(self._requeue_call(mode, source, consumer, 0, "", step))
             self._count_requeue(reply, replay)
             moved += int(reply[0]) + int(reply[1])
-            if int(reply[2]) == 0 or int(reply[0]) + int(reply[1]) == 0:
+            dropped = int(reply[3]) if len(reply) > 3 else 0  # shut down immediately: dropped, not moved
+            if int(reply[2]) == 0 or int(reply[0]) + int(reply[1]) + dropped == 0:
                 break
         return moved
 

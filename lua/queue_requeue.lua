@@ -20,7 +20,8 @@
 -- ARGV[5] lifo       '1': the front of the queue is the left end
 -- ARGV[6] limit      most messages moved by this call ('all', 'replay')
 --
--- Returns {requeued, dead_lettered, left in source}, or {-1} when a nacked entry is
+-- Returns {requeued, dead_lettered, left in source, dropped (shut down immediately:
+-- see below)}, or {-1} when a nacked entry is
 -- no longer held (already acked, or reaped after its consumer's lease ran out); a
 -- WRONGTYPE error (nothing moved) when KEYS[1] holds another Redis type.
 -- A reap of a consumer whose heartbeat deadline lies in the future (it renewed after
@@ -36,6 +37,11 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local maxatt = tonumber(redis.call('HGET', meta, 'max_attempts') or '0')
 redis.call('LLEN', queue) -- a queue key of another type fails here, before a message leaves its source
+-- after shutdown(immediate=True) nothing goes back: a replay moves nothing, and a
+-- nack or a reap drops its messages, each counting as a task done (as the waiting
+-- items were dropped)
+local dropping = redis.call('HGET', meta, 'shutdown') == '2'
+if dropping and mode == 'replay' then return {0, 0, redis.call('LLEN', source)} end
 
 if mode == 'reap' then
   local deadline = redis.call('ZSCORE', consumers, consumer)
@@ -55,7 +61,7 @@ else
   end
 end
 
-local requeued, deadn = 0, 0
+local requeued, deadn, dropped = 0, 0, 0
 for i = 1, #todo do
   local e = todo[i]
   local a = string.find(e, '|', 1, true)
@@ -66,7 +72,9 @@ for i = 1, #todo do
   if mode == 'replay' then
     env = string.format('%.0f', now) .. string.sub(e, a, b) .. '0' .. string.sub(e, c)
   end
-  if mode ~= 'replay' and maxatt > 0 and d >= maxatt then
+  if dropping then
+    dropped = dropped + 1
+  elseif mode ~= 'replay' and maxatt > 0 and d >= maxatt then
     redis.call('LPUSH', dead, env)
     deadn = deadn + 1
   elseif mode == 'replay' then
@@ -81,7 +89,7 @@ for i = 1, #todo do
   end
 end
 
-local change = (mode == 'replay' and requeued or 0) - deadn
+local change = (mode == 'replay' and requeued or 0) - deadn - dropped
 if change ~= 0 then
   local u = redis.call('HINCRBY', meta, 'unfinished', change)
   if u <= 0 then
@@ -101,4 +109,4 @@ local left = redis.call('LLEN', source)
 if mode == 'all' and left == 0 and consumer ~= '' then
   redis.call('ZREM', consumers, consumer)
 end
-return {requeued, deadn, left}
+return {requeued, deadn, left, dropped}

@@ -4,7 +4,7 @@
 -- blocked putters, getters and, at zero unfinished tasks, join() waiters.
 --
 -- KEYS[1] queue    list of envelopes / zset of members
--- KEYS[2] meta     hash {shutdown, unfinished, ...}
+-- KEYS[2] meta     hash {shutdown: '1', or '2' after an immediate one; unfinished, ...}
 -- KEYS[3] delayed  zset -> due time (server ms)
 -- KEYS[4] getters  zset getter (thread of a queue object) -> registration expiry (ms)
 -- KEYS[5] ready    zset queues: zset of wake-ups for blocked getters; list queues: unused
@@ -43,7 +43,10 @@ else
     end
   end
 end
-redis.call('HSET', meta, 'shutdown', '1')
+-- '2' once shut down immediately (a later plain shutdown keeps it): messages still
+-- reserved then are dropped when they come back (queue_requeue, queue_zrequeue)
+local was = redis.call('HGET', meta, 'shutdown')
+redis.call('HSET', meta, 'shutdown', (immediate or was == '2') and '2' or '1')
 local dropped = 0
 if immediate then
   dropped = len + redis.call('ZCARD', delayed)

@@ -28,7 +28,8 @@
 -- ARGV[5] qmode      'pq' | 'fifo' | 'lifo'
 -- ARGV[6] limit      most messages moved by this call ('all', 'replay')
 --
--- Returns {requeued, dead_lettered, left in source}, or {-1} when a nacked entry is
+-- Returns {requeued, dead_lettered, left in source, dropped (shut down immediately:
+-- see below)}, or {-1} when a nacked entry is
 -- no longer held; a WRONGTYPE error (nothing moved) when KEYS[1] holds another type.
 -- A redelivery keeps the message's place (its stamp); a replay gives it a fresh stamp
 -- (a new arrival; for a PriorityQueue also a new id).  A reap of a
@@ -51,6 +52,11 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local maxatt = tonumber(redis.call('HGET', meta, 'max_attempts') or '0')
 redis.call('ZCARD', queue) -- a queue key of another type fails here, before a message leaves its source
+-- after shutdown(immediate=True) nothing goes back: a replay moves nothing, and a
+-- nack or a reap drops its messages, each counting as a task done (as the waiting
+-- items were dropped)
+local dropping = redis.call('HGET', meta, 'shutdown') == '2'
+if dropping and mode == 'replay' then return {0, 0, redis.call('LLEN', source)} end
 
 if mode == 'reap' then
   local deadline = redis.call('ZSCORE', consumers, consumer)
@@ -75,7 +81,7 @@ local function stamp()
   last = math.max(now * 1024, (last or tonumber(redis.call('HGET', meta, 'seq') or '0')) + 1)
   return last
 end
-local requeued, deadn, merged = 0, 0, 0
+local requeued, deadn, merged, dropped = 0, 0, 0, 0
 for i = 1, #todo do
   local e = todo[i]
   local a = string.find(e, '|', 1, true)
@@ -86,7 +92,9 @@ for i = 1, #todo do
   local env = string.sub(e, 1, a) .. d .. string.sub(e, b)
   if mode == 'replay' and qmode == 'pq' then env = string.format('%014x', stamp()) .. string.sub(env, a) end
   local member = qmode == 'pq' and env or payload
-  if mode ~= 'replay' and maxatt > 0 and d >= maxatt then
+  if dropping then
+    dropped = dropped + 1
+  elseif mode ~= 'replay' and maxatt > 0 and d >= maxatt then
     redis.call('LPUSH', dead, env)
     deadn = deadn + 1
   elseif qmode ~= 'pq' and (redis.call('ZSCORE', queue, payload) or redis.call('ZSCORE', delayed, payload)) then
@@ -118,7 +126,7 @@ if last then redis.call('HSET', meta, 'seq', string.format('%.0f', last)) end
 if qmode ~= 'pq' and requeued + merged > 0 then
   redis.call('PEXPIRE', attempts, 604800000) -- (a no-op when no count was written)
 end
-local change = (mode == 'replay' and requeued or 0) - deadn - (mode == 'replay' and 0 or merged)
+local change = (mode == 'replay' and requeued or 0) - deadn - dropped - (mode == 'replay' and 0 or merged)
 if change ~= 0 then
   local u = redis.call('HINCRBY', meta, 'unfinished', change)
   if u <= 0 then
@@ -146,4 +154,4 @@ local left = redis.call('LLEN', source)
 if mode == 'all' and left == 0 and consumer ~= '' then
   redis.call('ZREM', consumers, consumer)
 end
-return {requeued + merged, deadn, left}
+return {requeued + merged, deadn, left, dropped}

@@ -294,3 +294,23 @@ def test_operations_are_counted_in_metrics(client, registry):
     assert value("put") == 3 and value("get") == 1 and value("reserve") == 2
     assert value("ack") == 1 and value("nack") == 1 and value("dead_lettered") == 1
     assert q.replay_dead() == 1 and value("replayed") == 1
+
+
+@pytest.mark.parametrize("cls", KINDS, ids=ids)
+def test_after_an_immediate_shutdown_nothing_reserved_comes_back(client, cls):
+    q = cls(key="sdn", client=client, max_attempts=1)
+    other = cls(key="sdn", client=client, max_attempts=1)  # another consumer
+    q.put_many([1, 2, 3, 4])
+    q.reserve(timeout=1).nack()  # max_attempts=1: a dead letter
+    m1, m2 = q.reserve(timeout=1), q.reserve(timeout=1)
+    m3 = other.reserve(timeout=1)
+    q.shutdown(immediate=True)
+    assert q.qsize() == 0 and q.unfinished_tasks() == 3
+    assert m1.nack() is True  # dropped, as the waiting items were: one task done
+    assert q.requeue_consumer(m3._consumer.id) == 0  # a reap drops too
+    assert q.unfinished_tasks() == 1 and q.qsize() == 0
+    assert q.replay_dead() == 0 and q.dead_count() == 1  # nothing goes back in
+    with pytest.raises(hotsync.ShutDown):
+        q.get(timeout=1)
+    m2.ack()
+    q.join()
