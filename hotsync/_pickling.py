@@ -13,9 +13,10 @@ A :class:`~hotsync.HotClient` pickles as its redis-py connection class and
 connection arguments (address, database, credentials, timeouts, TLS
 settings), key prefix, codec, retry policy and metrics name label; never its
 sockets.  The pickle therefore carries the connection's credentials, as the
-client's own arguments do: hand it only to processes you would give them to.  Its metrics do not travel (a registry belongs to one process): the
-copy reports to the receiving process's default registry, or nowhere when the
-sender's metrics were off.  In the receiving process, copies of one client
+client's own arguments do: hand it only to processes you would give them to.
+Its metrics do not travel (a registry belongs to one process): the copy reports
+to the receiving process's default registry, or nowhere when the sender's
+metrics were off.  In the receiving process, copies of one client
 arriving separately (task after task) share one client, so they share one
 connection pool.  Only clients on one server through a plain
 ``ConnectionPool`` / ``BlockingConnectionPool`` can be pickled; a Sentinel-

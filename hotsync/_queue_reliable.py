@@ -226,14 +226,16 @@ class _Reliable:
         mid, attempts, value = self._decode_entry(entry)
         return Message(self, c, entry, mid, attempts, value)
 
+    def _ack_keys(self, msg: Message) -> tuple[str, str, str, str]:
+        """KEYS of queue_ack for *msg* (the one place that lists them)."""
+        return (msg._consumer.inflight, self._meta, self._joiners, self._joined)
+
     def _ack_call(self, msg: Message) -> Eval:
-        return Eval(_ACK, (msg._consumer.inflight, self._meta, self._joiners, self._joined), (msg._entry,),
-                    idempotent=True)
+        return Eval(_ACK, self._ack_keys(msg), (msg._entry,), idempotent=True)
 
     def _ack_cmd(self, msg: Message) -> Cmd:
         """``_ack_call(msg).by_sha()``, made directly (it rides with every reserve of consume())."""
-        return Cmd(("EVALSHA", _ACK.sha, 4, msg._consumer.inflight, self._meta, self._joiners, self._joined,
-                    msg._entry))
+        return Cmd(("EVALSHA", _ACK.sha, 4, *self._ack_keys(msg), msg._entry))
 
     def _settle(self, msg: Message, how: str, delay: float) -> bool:
         delay_ms = 0 if how == "ack" else _check_delay(delay)

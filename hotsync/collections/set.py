@@ -132,15 +132,10 @@ class Set(Collection, MutableSet):
     def _encode_known(self, values: Iterable[Any]) -> list[bytes]:
         """As :meth:`_encode_all`, leaving out the values the codec cannot encode: they
         cannot be members, so removing them (or keeping only them) changes nothing, as
-        ``discard`` and ``in`` treat them."""
-        enc = self._enc
-        out: set[bytes] = set()
-        for v in set(values):
-            try:
-                out.add(enc(v))
-            except TypeError:
-                continue
-        return list(out)
+        ``discard`` and ``in`` treat them (both through :meth:`_enc_member`)."""
+        found = {self._enc_member(v) for v in set(values)}
+        found.discard(None)
+        return list(found)  # type: ignore[arg-type]
 
     def _enc_member(self, value: Any) -> bytes | None:
         """Encoded ``value`` after set's hashability check; None if the codec can't encode it.
