@@ -161,7 +161,7 @@ class _Putting:
         number is checked by the script).
         """
         if self._bounded and block and timeout is not None:
-            _check_timeout(timeout)
+            self._check_timeout(timeout, taking=False)
         self._put_items([item], block, timeout, delay)
 
     def put_nowait(self, item: Any) -> None:
@@ -178,10 +178,23 @@ class _Putting:
         """
         items = list(items)
         if self._bounded and block and timeout is not None:
-            _check_timeout(timeout)
+            self._check_timeout(timeout, taking=False)
         if not items:
             return 0
         return self._put_items(items, block, timeout, delay)
+
+    def _check_timeout(self, timeout: Any, taking: bool) -> None:
+        """The stdlib's timeout check (ValueError, or TypeError for a non-number), made
+        where Python 3.13's queue makes it: after its shutdown check.  So a bad *timeout*
+        on a shut-down queue (for a take: shut down with nothing waiting) raises
+        ShutDown, as 3.13 does.  The state is read only for a bad timeout: a good one
+        costs nothing."""
+        try:
+            _check_timeout(timeout)
+        except (TypeError, ValueError):
+            if self._client.read(Cmd(("HGET", self._meta, "shutdown"))) and not (taking and self.qsize()):
+                raise ShutDown(f"queue {self.key!r} is shut down" + (" and empty" if taking else "")) from None
+            raise
 
     # -- size, task_done, join, shutdown -------------------------------------------------
 

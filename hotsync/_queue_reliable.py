@@ -18,7 +18,7 @@ from . import _keys
 from ._message import DeadLetter, Message
 from ._ops import Batch, Cmd, Eval
 from ._queue_stats import QueueStatistics, read_statistics
-from ._queue_util import _HEARTBEAT, _Consumer, _check_delay, _check_limit, _check_timeout
+from ._queue_util import _HEARTBEAT, _Consumer, _check_delay, _check_limit
 from ._renewal import Lease, process_token, scheduler
 from ._scripts import script
 from .exceptions import Empty, ShutDown
@@ -153,7 +153,7 @@ class _Reliable:
         may be processed twice (a consumer that stalls past its lease), never lost.
         """
         if block and timeout is not None:
-            _check_timeout(timeout)
+            self._check_timeout(timeout, taking=True)
         return self._reserve(block, timeout, None)
 
     def _reserve(self, block: bool, timeout: float | None, ack: Message | None) -> Message:
@@ -206,7 +206,7 @@ class _Reliable:
         explicitly; if the process dies instead, it is redelivered after the lease.
         """
         if timeout is not None:
-            _check_timeout(timeout)
+            self._check_timeout(timeout, taking=True)
         pending: Message | None = None
         while True:
             try:

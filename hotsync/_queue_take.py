@@ -14,7 +14,7 @@ from redis.exceptions import NoScriptError
 
 from ._message import Message
 from ._ops import Batch, Cmd, Deadline, Eval, Ops, block_arg
-from ._queue_util import _CALM, _HEARTBEAT, _Consumer, _check_timeout
+from ._queue_util import _CALM, _HEARTBEAT, _Consumer
 from ._renewal import process_token
 from ._scripts import script
 from .exceptions import Empty, OutcomeUnknownError, ShutDown
@@ -299,7 +299,7 @@ class _Taking:
         gone; use :meth:`reserve` for at-least-once.
         """
         if block and timeout is not None:
-            _check_timeout(timeout)
+            self._check_timeout(timeout, taking=True)
         raw = self._client.drive(self._take_ops(1, block, timeout, None))
         self._m["get"].inc()
         return self._decode(raw[0])
@@ -318,7 +318,7 @@ class _Taking:
         if n < 1:
             raise ValueError("n must be >= 1")
         if block and timeout is not None:
-            _check_timeout(timeout)
+            self._check_timeout(timeout, taking=True)
         raw = self._client.drive(self._take_ops(n, block, timeout, None))
         self._m["get"].inc(len(raw))
         return self._decode_many(raw)

@@ -120,6 +120,46 @@ def test_shutdown_fails_puts_drains_gets_then_fails_them(client, cls):
 
 
 @pytest.mark.parametrize("cls", KINDS, ids=ids)
+def test_a_bad_timeout_on_a_shut_down_queue_raises_shutdown_as_python_3_13_does(client, cls):
+    # 3.13's queue checks shutdown first, then the timeout (get: shut down *and* empty);
+    # run side by side with the stdlib where it has shutdown()
+    import queue as stdlib
+
+    q = cls(1, "sdt", client)
+    ref = stdlib.Queue(1) if hasattr(stdlib.Queue, "shutdown") else None
+
+    def both(expected, call):
+        for target in (q, ref) if ref is not None else (q,):
+            with pytest.raises(expected):
+                call(target)
+
+    both(ValueError, lambda t: t.get(timeout=-1))
+    both(TypeError, lambda t: t.get(timeout="x"))
+    q.put(1)
+    if ref is not None:
+        ref.put(1)
+    both(ValueError, lambda t: t.put(2, timeout=-1))
+    both(TypeError, lambda t: t.put(2, timeout="x"))
+    q.shutdown()
+    if ref is not None:
+        ref.shutdown()
+    for bad, error in ((-1, ValueError), ("x", TypeError)):
+        both(hotsync.ShutDown, lambda t: t.put(2, timeout=bad))
+        with pytest.raises(hotsync.ShutDown):
+            q.put_many([2], timeout=bad)
+        both(error, lambda t: t.get(timeout=bad))  # an item still waits: the timeout is looked at
+    assert q.get() == 1
+    if ref is not None:
+        assert ref.get() == 1
+    for bad in (-1, "x"):
+        both(hotsync.ShutDown, lambda t: t.get(timeout=bad))
+        for take in (q.reserve, lambda timeout: q.get_many(2, timeout=timeout),
+                     lambda timeout: next(q.consume(timeout=timeout))):
+            with pytest.raises(hotsync.ShutDown):
+                take(timeout=bad)
+
+
+@pytest.mark.parametrize("cls", KINDS, ids=ids)
 def test_shutdown_wakes_blocked_getters_and_putters_everywhere(client, cls):
     q = cls(1, "sdw", client)
     other = cls(1, "sdw", client)
