@@ -8,7 +8,7 @@ it from a raw reference doing less.  This measures, from ``INFO commandstats``
 * native ``PING`` and ``LPUSH`` (what the raw references send);
 * ``EVALSHA`` of scripts making 0, 1, 5 and 10 ``redis.call('TIME')`` calls (the
   per-script and per-call costs);
-* ``hotsync.Queue.put`` (``queue_put``: 5 calls) next to a raw ``LPUSH``.
+* ``hotsync.Queue.put`` (``queue_put_plain``: 5 calls) next to a raw ``LPUSH``.
 
 Run: ``python bench/bench_lua_cost.py [--redis URL] [--reps N]``.
 """
@@ -47,7 +47,7 @@ def main() -> None:
             "PING (native)": ("ping", lambda: r.ping()),
             "LPUSH (native)": ("lpush", lambda: r.lpush(f"{key}:l", data)),
             **{f"EVALSHA, {n} redis.call": ("evalsha", lambda s=s: r.evalsha(s, 0)) for n, s in scripts.items()},
-            "Queue.put (queue_put, 5 calls)": ("evalsha", lambda: q.put(payload)),
+            "Queue.put (queue_put_plain, 5 calls)": ("evalsha", lambda: q.put(payload)),
         }
         results: dict[str, list[float]] = {name: [] for name in systems}
         for _ in range(args.reps):

@@ -23,6 +23,7 @@ from .exceptions import Full, OutcomeUnknownError, ShutDown
 __all__: list[str] = []
 
 _PUT = script("queue_put")
+_PUT_PLAIN = script("queue_put_plain")
 _ZPUT = script("queue_zput")
 _TASK_DONE = script("queue_task_done")
 _JOIN = script("queue_join")
@@ -45,27 +46,28 @@ class _Putting:
         return p
 
     def _guard_arg(self, p: list[Any]) -> str:
-        """The guard part of a put's request: its TTL, renewed ('+') when half of it may be gone."""
+        """The guard argument of a put: its TTL, renewed ('+') when half of it may be gone."""
         if time.monotonic() - p[2] > self._guard_ms / 2000:
-            return f"/+{self._guard_ms}"
-        return f"/{self._guard_ms}"
+            return f"+{self._guard_ms}"
+        return str(self._guard_ms)
 
     # -- put ----------------------------------------------------------------
 
-    def _put_call(self, argv: list[Any], req: str, guard: str, wait_ms: int, putter: str, delay_ms: int,
+    def _put_call(self, argv: list[Any], req: str, garg: str, guard: str, wait_ms: int, putter: str, delay_ms: int,
                   strict: str = "0") -> Eval:
-        """The put script call; *req*: '' or the request with its guard part (see queue_put.lua);
-        *strict*: '1' full or shut down is an error reply, '2' only check (transactions)."""
+        """The put script call; *req*, *garg*: the request and guard arguments ('' for
+        none; see lua/lib/request.lua), *guard*: the producer's guard key; *strict*: '1'
+        full or shut down is an error reply, '2' only check (transactions)."""
         idem = req.startswith("?")
         if self._zset:
             keys = (self._main, self._meta, self._delayed, guard, self._putters, self._waiters, self._ready,
                     self._attempts, self._getters)
-            head = (req, self._bounded, wait_ms, putter, delay_ms, strict, self._mode)
+            head = (req, garg, self._bounded, wait_ms, putter, delay_ms, strict, self._mode)
             return Eval(_ZPUT, keys, (*head, *argv), idempotent=idem)
         if not (self._bounded or delay_ms or wait_ms or strict != "0"):
-            return Eval(_PUT, (self._main, self._meta, guard), (req, *argv), idempotent=idem)
+            return Eval(_PUT_PLAIN, (self._main, self._meta, guard), (req, garg, *argv), idempotent=idem)
         keys = (self._main, self._meta, guard, self._delayed, self._putters, self._getters)
-        head = (req, self._bounded, wait_ms, putter, delay_ms, strict)
+        head = (req, garg, self._bounded, wait_ms, putter, delay_ms, strict)
         return Eval(_PUT, keys, (*head, *argv), idempotent=idem)
 
     def _put_ops(self, argv: list[Any], block: bool, timeout: float | None, delay_ms: int,
@@ -80,14 +82,14 @@ class _Putting:
             wait_ms = int((deadline.block_for() + 1.0) * 1000) if block and self._bounded else 0
             garg, sent = self._guard_arg(p), time.monotonic()
             try:
-                reply = yield self._put_call(argv, req + garg, p[0], wait_ms, putter, delay_ms)
+                reply = yield self._put_call(argv, req, garg, p[0], wait_ms, putter, delay_ms)
             except OutcomeUnknownError:
                 # sent, reply lost: ask again with the retry guard checked ("?"), safe to repeat
                 req = req if req.startswith("?") else "?" + req
                 continue
             code = int(reply)
             if code >= -1:  # added (n), or applied by the attempt whose reply was lost (-1)
-                if garg[1] == "+":
+                if garg[0] == "+":
                     p[2] = sent
                 return code
             if code == -2:
@@ -112,11 +114,11 @@ class _Putting:
             # all or nothing: the transaction checks, under WATCH, that the queue takes
             # every item its puts of this queue bring, before its MULTI (see Guard)
             def check(merged: list[Any]) -> Eval:
-                return self._put_call(merged, "", self._meta, 0, "", delay_ms, "2")
+                return self._put_call(merged, "", "", self._meta, 0, "", delay_ms, "2")
 
             watch = (self._main, self._meta, self._delayed) if self._bounded else (self._meta,)
             guard = Guard(("queue put", self._main), watch, check, tuple(argv))
-            client.write(replace(self._put_call(argv, "", self._meta, 0, "", delay_ms, "1"), guard=guard))
+            client.write(replace(self._put_call(argv, "", "", self._meta, 0, "", delay_ms, "1"), guard=guard))
             self._m["put"].inc(len(items))
             return len(items)
         if self._bounded or delay_ms or self._zset:
@@ -125,14 +127,14 @@ class _Putting:
             p = self._producer()
             garg, sent = self._guard_arg(p), time.monotonic()
             try:
-                added = int(client.run_script(_PUT, (self._main, self._meta, p[0]), (f"{p[1]}{garg}", *argv),
+                added = int(client.run_script(_PUT_PLAIN, (self._main, self._meta, p[0]), (str(p[1]), garg, *argv),
                                               idempotent=False))
             except OutcomeUnknownError:
                 added = client.drive(self._put_ops(argv, block, timeout, 0, p))
             else:
                 if added == -2:
                     raise ShutDown(f"queue {self.key!r} is shut down")
-                if garg[1] == "+":
+                if garg[0] == "+":
                     p[2] = sent
         self._m["put"].inc(len(items))
         return len(items) if added < 0 else added

@@ -1,27 +1,24 @@
 -- queue_put: add envelopes to a list queue (Queue, LifoQueue), or to its delayed
 -- set, atomically: shutdown and maxsize checks, enqueue time, unfinished-task count,
--- retry guard.
+-- retry guard.  The common put (unbounded, no delay, no wait, not in MULTI) runs the
+-- leaner queue_put_plain instead.
 --
 -- KEYS[1] queue     list of envelopes 'enqueued|id|deliveries|payload'; may also hold
 --                   wake markers ('')
 -- KEYS[2] meta      hash {shutdown, unfinished, ...}
 -- KEYS[3] producer  string: last request applied by this producer (retry guard)
--- KEYS[4] delayed   zset envelope -> due time (server ms)        (full shape only)
--- KEYS[5] putters   zset 'putter|n' -> registration deadline (ms) (full shape only;
---                   n: the items it waits to put, see wake_putters)
--- KEYS[6] getters   zset getter -> registration expiry (ms)      (full shape only)
--- ARGV[1] request   '' (no retry guard), or '[?]n/[+]ttl': this producer's request
---                   number n; '?' marks a retry (check the guard first); ttl: ms the
---                   guard lives, '+' renews it now (else an existing guard keeps its
---                   TTL, which is cheaper)
--- Plain shape (3 KEYS: unbounded, no delay, no wait, not in MULTI):
---   ARGV[2..] envelopes '|id|0|payload' (the enqueue time is put in front here)
--- Full shape (6 KEYS): ARGV[2] maxsize (0 = unbounded), ARGV[3] wait (ms to register
---   ARGV[4] as a putter when full, 0 = don't), ARGV[4] putter id, ARGV[5] delay (ms),
---   ARGV[6] strict ('1': answer full / shut down with an error, inside MULTI; '2': the
+-- KEYS[4] delayed   zset envelope -> due time (server ms)
+-- KEYS[5] putters   zset 'putter|n' -> registration deadline (ms) (n: the items it
+--                   waits to put, see wake_putters)
+-- KEYS[6] getters   zset getter -> registration expiry (ms)
+-- ARGV[1] request   '' (no retry guard) or '[?]n', and ARGV[2] guard '' or '[+]ttl'
+--                   (see lib/request)
+-- ARGV[3] maxsize (0 = unbounded), ARGV[4] wait (ms to register ARGV[5] as a putter
+--   when full, 0 = don't), ARGV[5] putter id, ARGV[6] delay (ms),
+--   ARGV[7] strict ('1': answer full / shut down with an error, inside MULTI; '2': the
 --   same answers, but only check: nothing is written and a put that would be applied
 --   returns 0 -- what transaction() runs under WATCH before its MULTI),
---   ARGV[7..] envelopes
+--   ARGV[8..] envelopes '|id|0|payload' (the enqueue time is put in front here)
 --
 -- Returns n >= 0 added, -1 already applied (a retry), -2 shut down, or -3 - free
 -- when full (free >= 0 slots).  The enqueue time is the server's clock (ms), or the
@@ -29,30 +26,22 @@
 -- is only ever extended here (other putters may wait longer).
 local queue, meta, producer = KEYS[1], KEYS[2], KEYS[3]
 local delayed, putters, getters = KEYS[4], KEYS[5], KEYS[6]
-local first, maxsize, wait, putter, delay, strict, check = 2, 0, 0, '', 0, false, false
-if delayed then
-  first, maxsize, wait, putter = 7, tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-  delay, strict, check = tonumber(ARGV[5]), ARGV[6] ~= '0', ARGV[6] == '2'
-end
+local maxsize, wait, putter = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local delay, strict, check = tonumber(ARGV[6]), ARGV[7] ~= '0', ARGV[7] == '2'
+local first = 8
 local n = #ARGV - first + 1
 local registered = putter .. '|' .. n -- as wake_putters reads it
 -- @include request
 
-local req, guard, applied = split_request(producer, ARGV[1])
+local req, applied = split_request(producer, ARGV[1])
 if applied then return -1 end
 if redis.call('HGET', meta, 'shutdown') then
   if strict then return redis.error_reply('hotsync ShutDown: queue ' .. queue .. ' is shut down') end
   return -2
 end
 local t = redis.call('TIME')
-local stamp -- ms as text, built without number formatting (the common case)
-local now
-if delayed then
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  stamp = string.format('%.0f', now + delay)
-else
-  stamp = t[1] .. string.sub(string.rep('0', 6 - #t[2]) .. t[2], 1, 3)
-end
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local stamp = string.format('%.0f', now + delay)
 local len, markers = 0, 0
 if maxsize > 0 or delay > 0 then
   len = redis.call('LLEN', queue)
@@ -94,7 +83,7 @@ end
 if n > 0 then
   redis.call('HINCRBY', meta, 'unfinished', n)
 end
-mark_request(producer, req, guard)
+mark_request(producer, req, ARGV[2])
 if wait > 0 then
   redis.call('ZREM', putters, registered)
 end

@@ -16,18 +16,17 @@
 -- KEYS[7] ready     zset of wake-ups for blocked getters and waiters
 -- KEYS[8] attempts  hash member -> deliveries (set queues)
 -- KEYS[9] getters   zset getter (thread of a queue object) -> registration expiry (ms)
--- ARGV[1] request   '' (no retry guard), or '[?]n/[+]ttl': this producer's request
---                   number n; '?' marks a retry (check the guard first); ttl: ms the
---                   guard lives, '+' renews it now
--- ARGV[2] maxsize   0 = unbounded
--- ARGV[3] wait      ms to register ARGV[4] as a putter when full (0 = don't)
--- ARGV[4] putter    putter id
--- ARGV[5] delay     ms before the items may be got (0 = now)
--- ARGV[6] strict    '1': answer full / shut down with an error (inside MULTI); '2': the
+-- ARGV[1] request   '' (no retry guard) or '[?]n', and ARGV[2] guard '' or '[+]ttl'
+--                   (see lib/request)
+-- ARGV[3] maxsize   0 = unbounded
+-- ARGV[4] wait      ms to register ARGV[5] as a putter when full (0 = don't)
+-- ARGV[5] putter    putter id
+-- ARGV[6] delay     ms before the items may be got (0 = now)
+-- ARGV[7] strict    '1': answer full / shut down with an error (inside MULTI); '2': the
 --                   same answers, but only check: nothing is written and a put that
 --                   would be applied returns 0 (transaction() runs it under WATCH)
--- ARGV[7] mode      'pq' | 'fifo' | 'lifo'
--- ARGV[8..] pq: priority, payload pairs; set queues: payloads
+-- ARGV[8] mode      'pq' | 'fifo' | 'lifo'
+-- ARGV[9..] pq: priority, payload pairs; set queues: payloads
 --
 -- Returns n >= 0 added (set queues skip members already waiting), -1 already applied,
 -- -2 shut down, -3 - free when full.  All or nothing: a KEYS[1] of another Redis type
@@ -36,12 +35,12 @@
 -- and the enqueue time is stamp // 1024 (ms).
 local queue, meta, delayed, producer = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local putters, waiters, ready, attempts, getters = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local maxsize, wait, putter = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local delay, strict, check, mode = tonumber(ARGV[5]), ARGV[6] ~= '0', ARGV[6] == '2', ARGV[7]
+local maxsize, wait, putter = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local delay, strict, check, mode = tonumber(ARGV[6]), ARGV[7] ~= '0', ARGV[7] == '2', ARGV[8]
 -- @include request
 -- @include wake_getters
 
-local req, guard, applied = split_request(producer, ARGV[1])
+local req, applied = split_request(producer, ARGV[1])
 if applied then return -1 end
 if redis.call('HGET', meta, 'shutdown') then
   if strict then return redis.error_reply('hotsync ShutDown: queue ' .. queue .. ' is shut down') end
@@ -52,10 +51,10 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 local new = {}
 if mode == 'pq' then
-  for i = 8, #ARGV, 2 do new[#new + 1] = {ARGV[i], ARGV[i + 1]} end
+  for i = 9, #ARGV, 2 do new[#new + 1] = {ARGV[i], ARGV[i + 1]} end
 else
   local seen = {}
-  for i = 8, #ARGV do
+  for i = 9, #ARGV do
     local m = ARGV[i]
     if not seen[m] and not redis.call('ZSCORE', queue, m) and not redis.call('ZSCORE', delayed, m) then
       seen[m] = true
@@ -108,7 +107,7 @@ if #new > 0 then
   end
   if w > 0 then wake_getters(ready, w, cap) end
 end
-mark_request(producer, req, guard)
+mark_request(producer, req, ARGV[2])
 if wait > 0 then
   redis.call('ZREM', putters, putter .. '|' .. #new)
 end

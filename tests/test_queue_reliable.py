@@ -290,3 +290,28 @@ def test_consume_acks_each_message_with_the_next_reserve_and_nacks_on_error(clie
         msg.ack()
         break
     assert q.unfinished_tasks() == 0
+
+
+@pytest.mark.parametrize("cls,maxsize", [(hotsync.Queue, 0), (hotsync.LifoQueue, 5), (hotsync.PriorityQueue, 0),
+                                         (hotsync.SetQueue, 0)],
+                         ids=["plain", "bounded", "PriorityQueue", "SetQueue"])
+def test_the_retry_guard_records_each_put_and_a_replayed_request_adds_nothing(client, raw, cls, maxsize):
+    # every put script (queue_put_plain, queue_put, queue_zput) keeps the producer's
+    # last request number with a TTL; a retry of it after a lost reply is answered -1
+    q = cls(maxsize, key="guard", client=client)
+    item = (lambda v: (1, v)) if cls is hotsync.PriorityQueue else (lambda v: v)
+    q.put(item(1))
+    q.put(item(2))
+    p = q._producers[threading.get_ident()]
+    assert raw.get(p[0]) == str(p[1]).encode()
+    assert 0 < raw.pttl(p[0]) <= q._guard_ms
+    replay = q._put_ops(q._encode([item(3)]), True, None, 0, p)
+    assert client.drive(replay) == -1
+    assert q.qsize() == 2 and q.unfinished_tasks() == 2
+    # a guard is renewed ('+') once half its TTL may be gone, else it keeps its TTL
+    raw.pexpire(p[0], 20_000)
+    q.put(item(4))
+    assert raw.pttl(p[0]) <= 20_000 and raw.get(p[0]) == str(p[1]).encode()
+    p[2] = -1e18
+    q.put(item(5))
+    assert raw.pttl(p[0]) > q._guard_ms - 5_000 and p[2] > 0
