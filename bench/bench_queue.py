@@ -12,6 +12,12 @@ Rows (items/s, round trips per item counted client-side in every process):
                     next reserve: one round trip per message)       1->1, 1->4
 * ``batch``         put_many / get_many in batches of 1000, one client
 
+With ``--diagnose``, one more row per shape, ``queue_native_put``: hotsync
+consumers (``get()``) fed by a producer that sends a bare ``LPUSH`` of an
+envelope through the same HotClient, skipping the put script (and so the
+shutdown check, unfinished count, stamp and retry guard it keeps).  It shows
+what of the gap to ``raw_list`` is the put script's server time.
+
 The same work on both sides: a job (a dict) goes from producer to consumer, so
 the raw references encode each job with the same JSON codec and decode what they
 pop, as hotsync does (``raw_bytes`` shows what skipping that is worth).
@@ -72,8 +78,12 @@ def _producer(i: int, url: str, system: str, key: str, n: int, out: Any) -> None
             q = hotsync.Queue(key=key, client=c)
             common.barrier_wait(c.redis, key, out[1])
             cpu = time.process_time()
-            for _ in range(n):
-                q.put(PAYLOAD)
+            if system == "queue_native_put":  # diagnostic: an envelope as queue_put_plain writes one
+                for i in range(n):
+                    c.execute("LPUSH", q._main, b"0|d%d|0|%s" % (i, CODEC.dumps(PAYLOAD)), key=q._main)
+            else:
+                for _ in range(n):
+                    q.put(PAYLOAD)
         cpu = time.process_time() - cpu
     out[0].put(("p", rt.count, 0.0, cpu))
 
@@ -108,7 +118,7 @@ def _consumer(i: int, url: str, system: str, key: str, n: int, out: Any) -> None
                         msg.ack()
                         break
             for _ in range(n if system != "consume" else 0):
-                if system == "queue":
+                if system in ("queue", "queue_native_put"):
                     q.get()
                 else:
                     q.reserve().ack()
@@ -166,14 +176,17 @@ def _batch(url: str, n: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    args = common.parser(__doc__.splitlines()[0]).parse_args()
+    p = common.parser(__doc__.splitlines()[0])
+    p.add_argument("--diagnose", action="store_true", help="add the queue_native_put rows (see the docstring)")
+    args = p.parse_args()
     n = 2000 if args.quick else 20000
     reps = 1 if args.quick else args.reps
     with common.server(args.redis) as url:
         print(common.header("Queue throughput", url))
         systems = {}
         for consumers in (1, 4):
-            for system in ("raw_list", "raw_bytes", "queue", "raw_reliable", "reliable", "consume"):
+            diagnose = ("queue_native_put",) if args.diagnose else ()
+            for system in ("raw_list", "raw_bytes", "queue", *diagnose, "raw_reliable", "reliable", "consume"):
                 systems[f"{system} 1->{consumers}"] = (lambda s=system, c=consumers: _pipe(url, s, n, c))
         systems["batch put_many/get_many"] = lambda: _batch(url, n * 5)
         results = common.interleave(systems, reps)
@@ -182,7 +195,7 @@ def main() -> None:
             med, lo, hi = common.summarize([r["items_per_s"] for r in runs])
             ref = None
             if name.startswith(("queue", "raw_bytes")):
-                ref = results.get(name.replace("queue", "raw_list").replace("raw_bytes", "raw_list"))
+                ref = results.get("raw_list " + name.split(" ")[1])
             elif name.startswith(("reliable", "consume")):
                 ref = results.get(name.replace("reliable", "raw_reliable").replace("consume", "raw_reliable"))
             cpu = common.summarize([r["cpu_us_per_item"] for r in runs])[0]
