@@ -163,7 +163,7 @@ class _Putting:
         number is checked by the script).
         """
         if self._bounded and block and timeout is not None:
-            self._check_timeout(timeout, taking=False)
+            self._check_timeout_shut_first(timeout, taking=False)
         self._put_items([item], block, timeout, delay)
 
     def put_nowait(self, item: Any) -> None:
@@ -180,12 +180,12 @@ class _Putting:
         """
         items = list(items)
         if self._bounded and block and timeout is not None:
-            self._check_timeout(timeout, taking=False)
+            self._check_timeout_shut_first(timeout, taking=False)
         if not items:
             return 0
         return self._put_items(items, block, timeout, delay)
 
-    def _check_timeout(self, timeout: Any, taking: bool) -> None:
+    def _check_timeout_shut_first(self, timeout: Any, taking: bool) -> None:
         """The stdlib's timeout check (ValueError, or TypeError for a non-number), made
         where Python 3.13's queue makes it: after its shutdown check.  So a bad *timeout*
         on a shut-down queue (for a take: shut down with nothing waiting) raises

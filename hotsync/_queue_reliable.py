@@ -153,7 +153,7 @@ class _Reliable:
         may be processed twice (a consumer that stalls past its lease), never lost.
         """
         if block and timeout is not None:
-            self._check_timeout(timeout, taking=True)
+            self._check_timeout_shut_first(timeout, taking=True)
         return self._reserve(block, timeout, None)
 
     def _reserve(self, block: bool, timeout: float | None, ack: Message | None) -> Message:
@@ -206,7 +206,7 @@ class _Reliable:
         explicitly; if the process dies instead, it is redelivered after the lease.
         """
         if timeout is not None:
-            self._check_timeout(timeout, taking=True)
+            self._check_timeout_shut_first(timeout, taking=True)
         pending: Message | None = None
         while True:
             try:

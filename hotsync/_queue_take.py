@@ -299,7 +299,7 @@ class _Taking:
         gone; use :meth:`reserve` for at-least-once.
         """
         if block and timeout is not None:
-            self._check_timeout(timeout, taking=True)
+            self._check_timeout_shut_first(timeout, taking=True)
         raw = self._client.drive(self._take_ops(1, block, timeout, None))
         self._m["get"].inc()
         return self._decode(raw[0])
@@ -318,7 +318,7 @@ class _Taking:
         if n < 1:
             raise ValueError("n must be >= 1")
         if block and timeout is not None:
-            self._check_timeout(timeout, taking=True)
+            self._check_timeout_shut_first(timeout, taking=True)
         raw = self._client.drive(self._take_ops(n, block, timeout, None))
         self._m["get"].inc(len(raw))
         return self._decode_many(raw)
