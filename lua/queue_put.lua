@@ -32,6 +32,7 @@ local first = 8
 local n = #ARGV - first + 1
 local registered = putter .. '|' .. n -- as wake_putters reads it
 -- @include request
+-- @include push_envelopes
 
 local req, applied = split_request(producer, ARGV[1])
 if applied then return -1 end
@@ -71,14 +72,8 @@ if delay > 0 then
     local g = redis.call('ZCOUNT', getters, now, '+inf')
     for _ = 1, math.min(g, 1000) - markers do redis.call('RPUSH', queue, '') end
   end
-elseif n == 1 then
-  redis.call('LPUSH', queue, stamp .. ARGV[first])
 else
-  local envs = {}
-  for i = first, #ARGV do envs[#envs + 1] = stamp .. ARGV[i] end
-  for i = 1, n, 1000 do
-    redis.call('LPUSH', queue, unpack(envs, i, math.min(i + 999, n)))
-  end
+  push_envelopes(queue, stamp, first)
 end
 if n > 0 then
   redis.call('HINCRBY', meta, 'unfinished', n)

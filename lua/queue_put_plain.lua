@@ -14,6 +14,7 @@
 -- queue key of another Redis type fails WRONGTYPE before any write.
 local queue, meta, producer = KEYS[1], KEYS[2], KEYS[3]
 -- @include request
+-- @include push_envelopes
 
 local req, applied = split_request(producer, ARGV[1])
 if applied then return -1 end
@@ -21,15 +22,7 @@ if redis.call('HGET', meta, 'shutdown') then return -2 end
 local t = redis.call('TIME')
 local stamp = t[1] .. string.sub(string.rep('0', 6 - #t[2]) .. t[2], 1, 3) -- ms, no number formatting
 local n = #ARGV - 2
-if n == 1 then
-  redis.call('LPUSH', queue, stamp .. ARGV[3])
-else
-  local envs = {}
-  for i = 3, #ARGV do envs[#envs + 1] = stamp .. ARGV[i] end
-  for i = 1, n, 1000 do
-    redis.call('LPUSH', queue, unpack(envs, i, math.min(i + 999, n)))
-  end
-end
+push_envelopes(queue, stamp, 3)
 redis.call('HINCRBY', meta, 'unfinished', n)
 mark_request(producer, req, ARGV[2])
 return n
