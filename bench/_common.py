@@ -98,6 +98,12 @@ def reset_stats(r: redis.Redis) -> None:
     r.config_resetstat()
 
 
+def server_cpu(r: redis.Redis) -> float:
+    """CPU seconds (user + system) redis-server has used since it started."""
+    info = r.info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
 def summarize(values: Sequence[float]) -> tuple[float, float, float]:
     """median, min, max."""
     return statistics.median(values), min(values), max(values)

@@ -131,7 +131,7 @@ def _pipe(url: str, system: str, n: int, consumers: int) -> dict[str, Any]:
     results = common.SPAWN.Queue()
     r = common.raw_client(url)
     common.reset_stats(r)
-    server_cpu = _server_cpu(r)
+    server_cpu = common.server_cpu(r)
     per = n // consumers
     procs = [common.SPAWN.Process(target=_producer, args=(0, url, system, key, per * consumers, (results, consumers + 1)))]
     procs += [common.SPAWN.Process(target=_consumer, args=(i, url, system, key, per, (results, consumers + 1)))
@@ -139,7 +139,7 @@ def _pipe(url: str, system: str, n: int, consumers: int) -> dict[str, Any]:
     for p in procs:
         p.start()
     got = [results.get(timeout=600) for _ in procs]
-    server_cpu = _server_cpu(r) - server_cpu
+    server_cpu = common.server_cpu(r) - server_cpu
     for p in procs:
         p.join(60)
     elapsed = max(g[2] for g in got if g[0] == "c")
@@ -151,11 +151,6 @@ def _pipe(url: str, system: str, n: int, consumers: int) -> dict[str, Any]:
     cpu = sum(g[3] for g in got) + server_cpu
     return {"items_per_s": total / elapsed, "rtt_per_item": trips / total, "cmds_per_item": cmds / total,
             "cpu_us_per_item": cpu / total * 1e6}
-
-
-def _server_cpu(r: Any) -> float:
-    info = r.info("cpu")
-    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
 def _batch(url: str, n: int) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from _common import (
     run_workers,
     server,
     server_commands,
+    server_cpu,
     summarize,
     table,
 )
@@ -82,11 +83,6 @@ def ref_worker(i: int, url: str, prefix: str, total: int, hold: float, fair: boo
     _loop(i, url, prefix, total, hold, lambda: r.blpop([tokens], 0), lambda: r.lpush(tokens, "1"))
 
 
-def _redis_cpu(r: Any) -> float:
-    info = r.info("cpu")
-    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
-
-
 def run(url: str, name: str, worker: Any, total: int, hold: float, fair: bool, rep: list[int]) -> dict[str, Any]:
     rep[0] += 1
     prefix = f"b{rep[0]}{name}:"
@@ -94,7 +90,7 @@ def run(url: str, name: str, worker: Any, total: int, hold: float, fair: bool, r
     if worker is ref_worker:
         r.rpush(f"{prefix}tokens", *["1"] * PERMITS)
     reset_stats(r)
-    redis_cpu0 = _redis_cpu(r)
+    redis_cpu0 = server_cpu(r)
     run_workers(worker, PROCS, (url, prefix, total, hold, fair))
     cmds = server_commands(r)
     rows = [line.split() for line in r.lrange(f"{prefix}results", 0, -1)]
@@ -105,7 +101,7 @@ def run(url: str, name: str, worker: Any, total: int, hold: float, fair: bool, r
     cpu = sum(float(x[5]) for x in rows)
     csw = sum(int(x[6]) for x in rows)
     acquired = sum(counts)
-    redis_cpu = _redis_cpu(r) - redis_cpu0
+    redis_cpu = server_cpu(r) - redis_cpu0
     # server commands of the workload proper (the barrier's GETs/INCRs excluded)
     workload = sum(v for k, v in cmds.items() if k not in ("get", "info", "config|resetstat", "config", "rpush"))
     r.close()
