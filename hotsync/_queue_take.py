@@ -71,9 +71,9 @@ class _Taking:
         A blocking take pops natively (BRPOP/BLPOP/BLMOVE on lists, BZPOPMIN on
         zsets) in one pipeline after the prepare script (queue_pre / queue_zpre),
         which promotes due delayed items, registers the caller and reports a
-        shutdown.  On the fast path (the last prepare, less than ``_CALM`` s ago,
-        found nothing delayed and no shutdown) the native pop goes alone, for at
-        most what is left of that second.
+        shutdown.  On the fast path (a take of one item, and the last prepare,
+        less than ``_CALM`` s ago, found nothing delayed and no shutdown) the
+        native pop goes alone, for at most what is left of that second.
 
         A reserve's BLMOVE fills the consumer's in-flight list, which only the
         reaper gives back, and only for a consumer in ``{K}:consumers``: a message
@@ -136,7 +136,9 @@ class _Taking:
                 register_consumer = consumer.until <= 0.0 or reg_left < 0.05
                 if not register_consumer:
                     calm_left = min(calm_left, reg_left)
-            fast = calm_left >= 0.05 and not (register_getter or register_consumer or drop)
+            # a batch always runs the prepare: it takes the delayed items that came due
+            # while this getter trusted its last look (a single get takes them next time)
+            fast = n == 1 and calm_left >= 0.05 and not (register_getter or register_consumer or drop)
             if fast:
                 bound = min(bound, calm_left)
             elif consumer is not None:
@@ -311,7 +313,9 @@ class _Taking:
     def get_many(self, n: int, block: bool = True, timeout: float | None = None) -> list[Any]:
         """Remove and return up to *n* items (at least one) in one round trip.
 
-        Waits like :meth:`get` for the first item; returns what is there then.
+        Waits like :meth:`get` for the first item; returns what is there then,
+        delayed items that have come due included (they are moved into the queue
+        first, in the same round trip).
         """
         if isinstance(n, bool) or not isinstance(n, int):
             raise TypeError(f"n must be an int, not {type(n).__name__}")

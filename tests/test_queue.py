@@ -236,6 +236,22 @@ def test_get_nowait_sees_a_delayed_item_once_due(client, cls):
 
 
 @pytest.mark.parametrize("cls", KINDS, ids=ids)
+def test_get_many_takes_the_delayed_items_that_are_due_with_the_waiting_ones(client, cls):
+    # the getter has just found the queue calm (nothing delayed); another object
+    # then puts one item now and three with a delay: once they are due, one
+    # get_many returns all four, not only the one that never waited
+    q = cls(key="due-batch", client=client)
+    q.put(0)
+    assert q.get() == 0
+    other = cls(key="due-batch", client=client)
+    other.put_many([1, 2, 3], delay=0.2)
+    other.put(4)
+    time.sleep(0.4)
+    assert sorted(q.get_many(10, timeout=5)) == [1, 2, 3, 4]
+    assert q.qsize() == 0
+
+
+@pytest.mark.parametrize("cls", KINDS, ids=ids)
 def test_put_many_and_get_many_move_batches(client, raw, cls):
     q = cls(key="batch", client=client)
     items = list(range(2500))
