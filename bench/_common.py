@@ -109,9 +109,14 @@ def summarize(values: Sequence[float]) -> tuple[float, float, float]:
     return statistics.median(values), min(values), max(values)
 
 
+def ratios(runs: Sequence[dict[str, Any]], refs: Sequence[dict[str, Any]], field: str) -> list[float]:
+    """Per rep, ``runs[i][field] / refs[i][field]`` (rep i of each)."""
+    return [a[field] / b[field] for a, b in zip(runs, refs)]
+
+
 def paired(runs: Sequence[dict[str, Any]], refs: Sequence[dict[str, Any]], field: str) -> float:
     """The median over reps of ``runs[i][field] / refs[i][field]`` (rep i of each)."""
-    return statistics.median(a[field] / b[field] for a, b in zip(runs, refs))
+    return statistics.median(ratios(runs, refs, field))
 
 
 def percentile(values: Sequence[float], q: float) -> float:

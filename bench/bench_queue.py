@@ -31,12 +31,18 @@ plus redis-server's, per item (median): what the work costs the machine, apart
 from how the scheduler happened to interleave up to six processes on this
 2-core box, which swings throughput by tens of percent between reps.
 
+"vs raw, middle half of reps" is the interquartile range of those per-rep ratios:
+on this machine one rep's ratio lands anywhere from 0.65x to 1.7x, so a target
+read off a few reps is a coin toss; ``--only`` spends many reps on one ratio.
+
     python bench/bench_queue.py --quick          # smoke run (small sizes)
-    python bench/bench_queue.py --reps 5         # the numbers for the README
+    python bench/bench_queue.py --reps 7         # the numbers for the README
+    python bench/bench_queue.py --reps 25 --only queue --consumers 4   # one ratio, tight
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 import uuid
@@ -173,17 +179,31 @@ def _batch(url: str, n: int) -> dict[str, Any]:
 def main() -> None:
     p = common.parser(__doc__.splitlines()[0])
     p.add_argument("--diagnose", action="store_true", help="add the queue_native_put rows (see the docstring)")
+    p.add_argument("--consumers", default="1,4", help="the shapes: consumer counts, comma-separated (default 1,4)")
+    p.add_argument("--only", default="", help="run only these systems (comma-separated, e.g. queue), their "
+                                             "raw references and no batch row: to spend many reps on one ratio")
     args = p.parse_args()
+    shapes = [int(c) for c in args.consumers.split(",")]
+    if not shapes or min(shapes) < 1:
+        p.error("--consumers takes positive counts, e.g. 1,4")
+    refs = {"queue": "raw_list", "raw_bytes": "raw_list", "queue_native_put": "raw_list",
+            "reliable": "raw_reliable", "consume": "raw_reliable"}
+    only = {s for s in args.only.split(",") if s}
+    if only - set(refs) - set(refs.values()):
+        p.error(f"--only: unknown system(s) {sorted(only - set(refs) - set(refs.values()))}")
+    only |= {refs.get(s, s) for s in only}
     n = 2000 if args.quick else 20000
     reps = 1 if args.quick else args.reps
     with common.server(args.redis) as url:
         print(common.header("Queue throughput", url))
         systems = {}
-        for consumers in (1, 4):
-            diagnose = ("queue_native_put",) if args.diagnose else ()
+        for consumers in shapes:
+            diagnose = ("queue_native_put",) if args.diagnose or "queue_native_put" in only else ()
             for system in ("raw_list", "raw_bytes", "queue", *diagnose, "raw_reliable", "reliable", "consume"):
-                systems[f"{system} 1->{consumers}"] = (lambda s=system, c=consumers: _pipe(url, s, n, c))
-        systems["batch put_many/get_many"] = lambda: _batch(url, n * 5)
+                if not only or system in only:
+                    systems[f"{system} 1->{consumers}"] = (lambda s=system, c=consumers: _pipe(url, s, n, c))
+        if not only:
+            systems["batch put_many/get_many"] = lambda: _batch(url, n * 5)
         results = common.interleave(systems, reps)
         rows = []
         for name, runs in results.items():
@@ -194,11 +214,17 @@ def main() -> None:
             elif name.startswith(("reliable", "consume")):
                 ref = results.get(name.replace("reliable", "raw_reliable").replace("consume", "raw_reliable"))
             cpu = common.summarize([r["cpu_us_per_item"] for r in runs])[0]
+            if ref is None:
+                vs = spread = ""
+            else:
+                ratios = common.ratios(runs, ref, "items_per_s")
+                vs = f"{statistics.median(ratios):.2f}x"
+                spread = f"{common.percentile(ratios, 25):.2f}-{common.percentile(ratios, 75):.2f}"
             rows.append([name, med, f"{lo:,.0f}-{hi:,.0f}", runs[-1]["rtt_per_item"], runs[-1]["cmds_per_item"],
-                         cpu, "" if ref is None else f"{common.paired(runs, ref, 'items_per_s'):.2f}x"])
+                         cpu, vs, spread])
         print()
         print(common.table(["system", "items/s (median)", "range", "round trips/item", "server cmds/item",
-                            "CPU µs/item", "vs raw"], rows))
+                            "CPU µs/item", "vs raw", "vs raw, middle half of reps"], rows))
 
 
 if __name__ == "__main__":
