@@ -128,6 +128,17 @@ class _Text(Collection, Sequence):
     def __format__(self, spec: str) -> str:
         return format(self.value, spec)
 
+    # int(s), float(s), complex(s) parse the text, as they parse a str (and as
+    # collections.UserString converts): one GET, then the builtin's own errors
+    def __int__(self) -> int:
+        return int(self.value)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __complex__(self) -> complex:
+        return complex(self.value)
+
     def __len__(self) -> int:
         """Length in code points, counted by Redis (one script; the text is not transferred)."""
         return self._eval_read(_LEN, (self._main,), ())

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import collections.abc
+from collections import UserString
 
 import pytest
 
 from hotsync import ImmutableString, String, TransactionError, WrongTypeError, transaction
+
+from ._seq_parity import same
 
 A = "wagwaan hotskull"
 B = "flute don"
@@ -106,6 +109,15 @@ def test_string_is_a_sequence_that_equals_plain_str(client):
     with pytest.raises(TypeError, match="unhashable"):
         hash(s)
     assert repr(String(key="k", client=client)) == "<hotsync.String key='k'>"
+
+
+@pytest.mark.parametrize("cls", [String, ImmutableString])
+@pytest.mark.parametrize("text", ["12", " -7\n", "1_000", "1.5", "1e3", "inf", "1+2j", "abc", "", "٣"])
+def test_int_float_and_complex_parse_the_text_as_they_parse_a_str(client, cls, text):
+    s = cls(text, key=f"conv:{cls.__name__}:{text!r}", client=client)
+    for convert in (int, float, complex):
+        same(lambda: convert(text), lambda: convert(s))
+        same(lambda: convert(UserString(text)), lambda: convert(s))
 
 
 def test_initial_replaces_what_the_key_held(client):
