@@ -98,6 +98,37 @@ def reset_stats(r: redis.Redis) -> None:
     r.config_resetstat()
 
 
+def pin(cpu: int | None) -> None:
+    """Pin this process to one CPU (None: leave it to the kernel)."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+
+
+@contextlib.contextmanager
+def pinned_server(url: str, cpu: int | None) -> Iterator[None]:
+    """Pin the redis-server at ``url`` (a process on this machine: its pid comes from
+    INFO) to ``cpu`` for the block, then give it every CPU back.  None: do nothing."""
+    if cpu is None:
+        yield
+        return
+    r = raw_client(url)
+    pid = int(r.info("server")["process_id"])
+    r.close()
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            comm = f.read().strip()
+    except OSError:
+        comm = ""
+    if "redis" not in comm and "valkey" not in comm:  # a server elsewhere: that pid is not it
+        raise SystemExit(f"cannot pin {url}: its pid {pid} is not a redis-server on this machine")
+    allowed = os.sched_getaffinity(pid)
+    os.sched_setaffinity(pid, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(pid, allowed)
+
+
 def server_cpu(r: redis.Redis) -> float:
     """CPU seconds (user + system) redis-server has used since it started."""
     info = r.info("cpu")

@@ -31,6 +31,11 @@ plus redis-server's, per item (median): what the work costs the machine, apart
 from how the scheduler happened to interleave up to six processes on this
 2-core box, which swings throughput by tens of percent between reps.
 
+With ``--place P:C`` (repeatable, Linux), redis-server is pinned to CPU 0, the
+producer to CPU P and the consumers to CPU C (``*``: left to the kernel): on this
+2-CPU machine the kernel's placement of six processes decides a 1->4 rep's
+ratio more than anything hotsync does (see the closing notes of issue 4).
+
 "vs raw, middle half of reps" is the interquartile range of those per-rep ratios:
 on this machine one rep's ratio lands anywhere from 0.65x to 1.7x, so a target
 read off a few reps is a coin toss; ``--only`` spends many reps on one ratio.
@@ -65,7 +70,8 @@ def _client(url: str) -> hotsync.HotClient:
 CODEC = hotsync.codecs.get_codec("json")
 
 
-def _producer(i: int, url: str, system: str, key: str, n: int, out: Any) -> None:
+def _producer(i: int, url: str, system: str, key: str, n: int, out: Any, cpu: int | None = None) -> None:
+    common.pin(cpu)
     with common.RoundTrips() as rt:
         if system.startswith("raw"):
             r = common.raw_client(url)
@@ -94,7 +100,8 @@ def _producer(i: int, url: str, system: str, key: str, n: int, out: Any) -> None
     out[0].put(("p", rt.count, 0.0, cpu))
 
 
-def _consumer(i: int, url: str, system: str, key: str, n: int, out: Any) -> None:
+def _consumer(i: int, url: str, system: str, key: str, n: int, out: Any, cpu: int | None = None) -> None:
+    common.pin(cpu)
     with common.RoundTrips() as rt:
         if system.startswith("raw"):
             r = common.raw_client(url)
@@ -132,15 +139,17 @@ def _consumer(i: int, url: str, system: str, key: str, n: int, out: Any) -> None
     out[0].put(("c", rt.count, time.perf_counter() - start, cpu))
 
 
-def _pipe(url: str, system: str, n: int, consumers: int) -> dict[str, Any]:
+def _pipe(url: str, system: str, n: int, consumers: int, place: tuple[int | None, int | None] = (None, None)
+          ) -> dict[str, Any]:
     key = f"bq:{uuid.uuid4().hex[:8]}"
     results = common.SPAWN.Queue()
     r = common.raw_client(url)
     common.reset_stats(r)
     server_cpu = common.server_cpu(r)
     per = n // consumers
-    procs = [common.SPAWN.Process(target=_producer, args=(0, url, system, key, per * consumers, (results, consumers + 1)))]
-    procs += [common.SPAWN.Process(target=_consumer, args=(i, url, system, key, per, (results, consumers + 1)))
+    procs = [common.SPAWN.Process(target=_producer, args=(0, url, system, key, per * consumers,
+                                                          (results, consumers + 1), place[0]))]
+    procs += [common.SPAWN.Process(target=_consumer, args=(i, url, system, key, per, (results, consumers + 1), place[1]))
               for i in range(consumers)]
     for p in procs:
         p.start()
@@ -182,7 +191,16 @@ def main() -> None:
     p.add_argument("--consumers", default="1,4", help="the shapes: consumer counts, comma-separated (default 1,4)")
     p.add_argument("--only", default="", help="run only these systems (comma-separated, e.g. queue), their "
                                              "raw references and no batch row: to spend many reps on one ratio")
+    p.add_argument("--place", action="append", default=[], metavar="P:C",
+                   help="diagnostic, repeatable: redis-server pinned to CPU 0 (it must run on this machine), the "
+                        "producer to CPU P, the consumers to CPU C ('*': unpinned); rows are labelled [P:C]")
     args = p.parse_args()
+    try:
+        places = [tuple(None if x == "*" else int(x) for x in spec.split(":")) for spec in args.place]
+    except ValueError:
+        p.error("--place takes P:C, CPU numbers or '*', e.g. 0:1")
+    if any(len(pl) != 2 for pl in places):
+        p.error("--place takes P:C, CPU numbers or '*', e.g. 0:1")
     shapes = [int(c) for c in args.consumers.split(",")]
     if not shapes or min(shapes) < 1:
         p.error("--consumers takes positive counts, e.g. 1,4")
@@ -194,15 +212,19 @@ def main() -> None:
     only |= {refs.get(s, s) for s in only}
     n = 2000 if args.quick else 20000
     reps = 1 if args.quick else args.reps
-    with common.server(args.redis) as url:
+    with common.server(args.redis) as url, common.pinned_server(url, 0 if places else None):
         print(common.header("Queue throughput", url))
         systems = {}
         for consumers in shapes:
             diagnose = ("queue_native_put",) if args.diagnose or "queue_native_put" in only else ()
             for system in ("raw_list", "raw_bytes", "queue", *diagnose, "raw_reliable", "reliable", "consume"):
-                if not only or system in only:
-                    systems[f"{system} 1->{consumers}"] = (lambda s=system, c=consumers: _pipe(url, s, n, c))
-        if not only:
+                if only and system not in only:
+                    continue
+                for place in places or [(None, None)]:
+                    label = "" if not places else " [%s:%s]" % tuple("*" if x is None else x for x in place)
+                    systems[f"{system} 1->{consumers}{label}"] = (
+                        lambda s=system, c=consumers, pl=place: _pipe(url, s, n, c, pl))
+        if not only and not places:
             systems["batch put_many/get_many"] = lambda: _batch(url, n * 5)
         results = common.interleave(systems, reps)
         rows = []
@@ -210,7 +232,7 @@ def main() -> None:
             med, lo, hi = common.summarize([r["items_per_s"] for r in runs])
             ref = None
             if name.startswith(("queue", "raw_bytes")):
-                ref = results.get("raw_list " + name.split(" ")[1])
+                ref = results.get("raw_list " + name.split(" ", 1)[1])
             elif name.startswith(("reliable", "consume")):
                 ref = results.get(name.replace("reliable", "raw_reliable").replace("consume", "raw_reliable"))
             cpu = common.summarize([r["cpu_us_per_item"] for r in runs])[0]
