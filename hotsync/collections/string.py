@@ -13,15 +13,14 @@ The text is stored raw, never through a codec (DESIGN §6): ``GET K`` from any
 client shows it.  Lengths and positions are in code points, as in Python.
 
 Which Redis call each operation is (one round trip each): reads of the text
-(``s[i]``, slicing, ``in``, iteration, comparisons, every non-mutating ``str``
-method): GET, then Python's ``str`` does the work (the text is transferred);
-``len``: ``string_len.lua`` (counts code points in Redis); ``bool``: STRLEN;
-``+=``: APPEND; ``*=``: ``string_repeat.lua``; item and slice assignment and
-deletion: ``string_splice.lua``; ``.value =``: ``string_replace.lua``.
-String's mutating ``str`` methods (``upper``, ``replace``...) read the text
-(GET), compute with Python's ``str`` and store the result with
-``string_cas.lua``, which writes only if the text is still exactly what was
-read (SHA1), reading again otherwise.
+(``s[i]``, slicing, ``in``, iteration, comparisons, ``int(s)``/``float(s)``, every
+non-mutating ``str`` method): GET, then Python's ``str`` does the work (the text is
+transferred); ``len``: ``string_len.lua`` (counts code points in Redis); ``bool``:
+STRLEN; ``+=``: APPEND; ``*=``: ``string_repeat.lua``; item and slice assignment and
+deletion: ``string_splice.lua``; ``.value =``: ``string_replace.lua``. String's
+mutating ``str`` methods (``upper``, ``replace``...) read the text (GET), compute
+with Python's ``str`` and store the result with ``string_cas.lua``, which writes
+only if the text is still exactly what was read (SHA1), reading again otherwise.
 """
 
 from __future__ import annotations
