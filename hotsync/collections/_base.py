@@ -22,11 +22,29 @@ from .._scripts import Script
 from ..client import HotClient, default_client
 from ..codecs import Codec, get_codec
 
-__all__ = ["Collection", "CHUNK", "raise_errors"]
+__all__ = ["Collection", "CHUNK", "ValueConversions", "raise_errors"]
 
 #: Most values sent in one command or unpacked in Lua at a time (Lua's stack
 #: limit is ~8,000; Redis arguments are not unbounded either).
 CHUNK = 1000
+
+
+class ValueConversions:
+    """``int()``, ``float()`` and ``complex()`` of a collection that has a ``value``:
+    the builtin applied to the current value (one read), with the builtin's errors.
+    Shared by the numbers (``Int``, ``Float``) and the strings, which parse their text
+    as the builtins parse a ``str``."""
+
+    value: Any
+
+    def __int__(self) -> int:
+        return int(self.value)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __complex__(self) -> complex:
+        return complex(self.value)
 
 
 class Collection:

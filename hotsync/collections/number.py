@@ -31,7 +31,7 @@ from .._scripts import script
 from ..client import HotClient
 from ..codecs import Codec
 from ..exceptions import WrongTypeError
-from ._base import Collection
+from ._base import Collection, ValueConversions
 from ._cross import colocated, read_together
 
 __all__ = ["Int", "Float"]
@@ -53,7 +53,7 @@ _PYOP = {
 _INT_ONLY = frozenset(("lshift", "rshift", "and", "or", "xor"))
 
 
-class _Number(Collection):
+class _Number(ValueConversions, Collection):
     """What Int and Float share: parsing, the in-place machinery, snapshot arithmetic."""
 
     _zero: ClassVar[int | float] = 0
@@ -324,15 +324,6 @@ class _Number(Collection):
 
     def __bool__(self) -> bool:
         return bool(self.value)
-
-    def __int__(self) -> int:
-        return int(self.value)
-
-    def __float__(self) -> float:
-        return float(self.value)
-
-    def __complex__(self) -> complex:
-        return complex(self.value)
 
     def __trunc__(self) -> int:
         return math.trunc(self.value)

@@ -34,7 +34,7 @@ from .._scripts import script
 from ..client import HotClient
 from ..codecs import Codec, StrCodec
 from ..exceptions import TransactionError
-from ._base import Collection
+from ._base import Collection, ValueConversions
 from ._seq import clamp, index_arg, slice_args
 
 __all__ = ["String", "ImmutableString"]
@@ -80,7 +80,7 @@ def _probe_slice(sl: slice) -> None:
     ""[sl]
 
 
-class _Text(Collection, Sequence):
+class _Text(ValueConversions, Collection, Sequence):
     """What String and ImmutableString share: the key, the reads, str's query methods."""
 
     _kind = "string"
@@ -126,17 +126,6 @@ class _Text(Collection, Sequence):
 
     def __format__(self, spec: str) -> str:
         return format(self.value, spec)
-
-    # int(s), float(s), complex(s) parse the text, as they parse a str (and as
-    # collections.UserString converts): one GET, then the builtin's own errors
-    def __int__(self) -> int:
-        return int(self.value)
-
-    def __float__(self) -> float:
-        return float(self.value)
-
-    def __complex__(self) -> complex:
-        return complex(self.value)
 
     def __len__(self) -> int:
         """Length in code points, counted by Redis (one script; the text is not transferred)."""
