@@ -196,10 +196,13 @@ def header(title: str, url: str) -> str:
     r = raw_client(url)
     info = r.info("server")
     r.close()
+    cpus = f"{os.cpu_count()} CPUs"
+    if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) != os.cpu_count():
+        cpus += f", this run on {len(os.sched_getaffinity(0))} (taskset)"
     return (
         f"## {title}\n\n"
         f"{time.strftime('%Y-%m-%d %H:%M:%S')}, Python {platform.python_version()}, redis-py {redis.__version__}, "
-        f"server {info.get('redis_version')}, {os.cpu_count()} CPUs\n"
+        f"server {info.get('redis_version')}, {cpus}\n"
     )
 
 

@@ -43,6 +43,8 @@ read off a few reps is a coin toss; ``--only`` spends many reps on one ratio.
     python bench/bench_queue.py --quick          # smoke run (small sizes)
     python bench/bench_queue.py --reps 7         # the numbers for the README
     python bench/bench_queue.py --reps 25 --only queue --consumers 4   # one ratio, tight
+    python bench/bench_queue.py --reps 6 --only queue --place 0:1 --place 1:*   # by placement
+    taskset -c 0 python bench/bench_queue.py --reps 6 --only queue   # one CPU: cost alone
 """
 
 from __future__ import annotations
