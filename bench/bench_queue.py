@@ -32,9 +32,11 @@ from how the scheduler happened to interleave up to six processes on this
 2-core box, which swings throughput by tens of percent between reps.
 
 With ``--place P:C`` (repeatable, Linux), redis-server is pinned to CPU 0, the
-producer to CPU P and the consumers to CPU C (``*``: left to the kernel): on this
-2-CPU machine the kernel's placement of six processes decides a 1->4 rep's
-ratio more than anything hotsync does (see the closing notes of issue 4).
+producer to CPU P and the consumers to CPU C (``*``: left to the kernel).  On a
+2-CPU machine the kernel's placement of the six processes of a 1->4 run decides
+its throughput (the producer on the server's CPU or not: 2x here, for raw and
+hotsync alike) and, unpinned, swings a rep's ratio more than hotsync's own cost
+does; ``taskset -c 0`` measures that cost alone.
 
 "vs raw, middle half of reps" is the interquartile range of those per-rep ratios:
 on this machine one rep's ratio lands anywhere from 0.65x to 1.7x, so a target
@@ -203,7 +205,10 @@ def main() -> None:
         p.error("--place takes P:C, CPU numbers or '*', e.g. 0:1")
     if any(len(pl) != 2 for pl in places):
         p.error("--place takes P:C, CPU numbers or '*', e.g. 0:1")
-    shapes = [int(c) for c in args.consumers.split(",")]
+    try:
+        shapes = [int(c) for c in args.consumers.split(",")]
+    except ValueError:
+        shapes = []
     if not shapes or min(shapes) < 1:
         p.error("--consumers takes positive counts, e.g. 1,4")
     refs = {"queue": "raw_list", "raw_bytes": "raw_list", "queue_native_put": "raw_list",
