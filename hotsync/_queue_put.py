@@ -152,6 +152,10 @@ class _Putting:
 
         *delay* (seconds, keyword-only): the item can be got only after that long
         (server time).  It counts toward ``qsize()`` and ``maxsize`` meanwhile.
+        A waiting getter takes it once it is due; a getter busy with other items
+        may take those first, for up to a second after it is due (a ``get``
+        looks at the delayed items at least once a second, ``get_many`` every
+        time).
 
         Raises ShutDown after ``shutdown()`` (also for putters blocked at that
         moment).  Inside ``transaction()`` the put is queued and applied at the
