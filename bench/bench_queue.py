@@ -51,7 +51,6 @@ read off a few reps is a coin toss; ``--only`` spends many reps on one ratio.
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 import uuid
@@ -247,7 +246,7 @@ def main() -> None:
                 vs = spread = ""
             else:
                 ratios = common.ratios(runs, ref, "items_per_s")
-                vs = f"{statistics.median(ratios):.2f}x"
+                vs = f"{common.paired(runs, ref, 'items_per_s'):.2f}x"
                 spread = f"{common.percentile(ratios, 25):.2f}-{common.percentile(ratios, 75):.2f}"
             rows.append([name, med, f"{lo:,.0f}-{hi:,.0f}", runs[-1]["rtt_per_item"], runs[-1]["cmds_per_item"],
                          cpu, vs, spread])
